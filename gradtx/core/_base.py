@@ -1,0 +1,175 @@
+"""The protocol: a gradient transformation is a pair of pure functions.
+
+``init(params) -> state`` builds the state; ``update(updates, state, params=None,
+**extra_args) -> (updates, state)`` transforms one step's updates. Every gradtx
+``update`` accepts extra keyword arguments (``value=``, ``value_fn=``, ``grad=`` ...)
+and ignores the ones it does not use.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+
+ArrayTree = Any
+Params = ArrayTree
+Updates = ArrayTree
+OptState = ArrayTree
+Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
+ScalarOrSchedule = float | jax.Array | Schedule
+
+
+class TransformInitFn(Protocol):
+    def __call__(self, params: Params) -> OptState: ...
+
+
+class TransformUpdateFn(Protocol):
+    def __call__(
+        self,
+        updates: Updates,
+        state: OptState,
+        params: Params | None = None,
+        **extra_args: Any,
+    ) -> tuple[Updates, OptState]: ...
+
+
+class GradientTransformation(NamedTuple):
+    """A pure ``(init, update)`` pair.
+
+    Args:
+      init: ``init(params) -> state``.
+      update: ``update(updates, state, params=None, **extra_args) -> (updates, state)``.
+
+    Returns:
+      The NamedTuple itself; unpack it or call ``tx.init`` / ``tx.update``.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.scale(-0.5)
+      >>> updates, state = tx.update({"w": jnp.ones(2)}, tx.init({"w": jnp.ones(2)}))
+      >>> updates["w"].tolist()
+      [-0.5, -0.5]
+    """
+
+    init: TransformInitFn
+    update: TransformUpdateFn
+
+
+# Optax has a second class for transforms whose update takes extra keyword arguments.
+# In gradtx every update does, so the name is an alias of the one protocol.
+GradientTransformationExtraArgs = GradientTransformation
+
+
+class EmptyState(NamedTuple):
+    """The state of a stateless transform."""
+
+
+def accepts_extra_args(update: Callable[..., Any]) -> bool:
+    """Whether ``update`` takes ``**kwargs`` (third-party transforms may not)."""
+    try:
+        signature = inspect.signature(update)
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+
+
+def with_extra_args_support(tx: GradientTransformation) -> GradientTransformation:
+    """Wrap a transform whose ``update`` lacks ``**extra_args`` so that it ignores them.
+
+    Args:
+      tx: any object with ``init`` and ``update``.
+
+    Returns:
+      A `GradientTransformation` whose ``update`` accepts and drops extra keyword args.
+    """
+    if accepts_extra_args(tx.update):
+        return GradientTransformation(tx.init, tx.update)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        return tx.update(updates, state, params)
+
+    return GradientTransformation(tx.init, update_fn)
+
+
+def identity() -> GradientTransformation:
+    """The transform that returns its updates unchanged.
+
+    Returns:
+      A `GradientTransformation` with `EmptyState`.
+    """
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return updates, state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def set_to_zero() -> GradientTransformation:
+    """The transform whose updates are all zero (used to freeze parameters).
+
+    Returns:
+      A `GradientTransformation` with `EmptyState`.
+    """
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return jax.tree.map(jnp.zeros_like, updates), state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def stateless(
+    f: Callable[[Updates, Params | None], Updates],
+) -> GradientTransformation:
+    """Build a stateless transform from ``f(updates, params) -> updates``.
+
+    Args:
+      f: a function of the whole update tree and the (possibly ``None``) params.
+
+    Returns:
+      A `GradientTransformation` with `EmptyState`.
+    """
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        return f(updates, params), state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def stateless_with_tree_map(
+    f: Callable[[jax.Array, jax.Array | None], jax.Array],
+) -> GradientTransformation:
+    """Build a stateless transform from a per-leaf ``f(update, param) -> update``.
+
+    Args:
+      f: applied to every leaf; ``param`` is ``None`` when no params are given.
+
+    Returns:
+      A `GradientTransformation` with `EmptyState`.
+    """
+
+    def tree_f(updates, params):
+        if params is None:
+            return jax.tree.map(lambda u: f(u, None), updates)
+        return jax.tree.map(f, updates, params)
+
+    return stateless(tree_f)

@@ -1,0 +1,80 @@
+"""Composition: ``chain`` and ``named_chain``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradtx.core._base import GradientTransformation, with_extra_args_support
+
+
+def chain(*transforms: GradientTransformation) -> GradientTransformation:
+    """Apply ``transforms`` one after the other; the state is the tuple of their states.
+
+    Every ``update`` receives the same ``params`` and extra keyword arguments.
+
+    Args:
+      *transforms: gradient transformations, applied left to right.
+
+    Returns:
+      A `GradientTransformation` whose state is ``tuple(inner states)``.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.chain(gradtx.clip(1.0), gradtx.scale(-0.1))
+      >>> params = {"w": jnp.array([3.0, -0.5])}
+      >>> updates, _ = tx.update(params, tx.init(params))
+      >>> updates["w"].round(3).tolist()
+      [-0.1, 0.05]
+    """
+    transforms = tuple(with_extra_args_support(t) for t in transforms)
+
+    def init_fn(params):
+        return tuple(t.init(params) for t in transforms)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if len(state) != len(transforms):
+            raise ValueError(
+                f"chain: the state holds {len(state)} inner states but the chain has "
+                f"{len(transforms)} transforms; was it initialised by a different chain?"
+            )
+        new_state = []
+        for t, s in zip(transforms, state, strict=True):
+            updates, s = t.update(updates, s, params, **extra_args)
+            new_state.append(s)
+        return updates, tuple(new_state)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTransformation:
+    """``chain`` whose state is a dict keyed by the given names.
+
+    Args:
+      *transforms: ``(name, transform)`` pairs with unique names.
+
+    Returns:
+      A `GradientTransformation` whose state is ``{name: inner state}``.
+
+    Raises:
+      ValueError: on duplicate names.
+    """
+    names = [name for name, _ in transforms]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"named_chain: names must be unique, got duplicates {duplicates}")
+    pairs = [(name, with_extra_args_support(t)) for name, t in transforms]
+
+    def init_fn(params):
+        return {name: t.init(params) for name, t in pairs}
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if set(state) != set(names):
+            raise ValueError(
+                f"named_chain: the state has keys {sorted(state)} but the chain has {names}"
+            )
+        new_state: dict[str, Any] = {}
+        for name, t in pairs:
+            updates, new_state[name] = t.update(updates, state[name], params, **extra_args)
+        return updates, new_state
+
+    return GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,125 @@
+"""Small numerical helpers shared by the transforms (internal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+_INT32_MAX = jnp.iinfo(jnp.int32).max
+
+
+def zero_count() -> jax.Array:
+    """A fresh int32 step counter."""
+    return jnp.zeros([], jnp.int32)
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1`` that saturates at the dtype's maximum instead of wrapping."""
+    count = jnp.asarray(count)
+    top = jnp.iinfo(count.dtype).max
+    return jnp.where(count < top, count + 1, top).astype(count.dtype)
+
+
+def canonicalize_dtype(dtype: Any) -> jnp.dtype | None:
+    """``None`` stays ``None``; anything else becomes the dtype JAX will really use."""
+    if dtype is None:
+        return None
+    return jax.dtypes.canonicalize_dtype(dtype)
+
+
+def compute_dtype(dtype: Any) -> jnp.dtype:
+    """The dtype to do arithmetic in: at least float32."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def is_float(x: Any) -> bool:
+    """Whether a leaf is an inexact (float or complex) array."""
+    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|**2`` elementwise, real for complex inputs."""
+    if jnp.iscomplexobj(x):
+        return (x.conj() * x).real
+    return x * x
+
+
+def promote_add(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a + b`` in the two operands' common dtype (explicit, so strict promotion holds)."""
+    dtype = jnp.promote_types(jnp.result_type(a), jnp.result_type(b))
+    return jnp.asarray(a).astype(dtype) + jnp.asarray(b).astype(dtype)
+
+
+def scalar_mul(s: Any, x: jax.Array) -> jax.Array:
+    """``s * x`` with JAX's promotion made explicit.
+
+    A Python number is weakly typed and keeps ``x``'s dtype; an array scalar (a traced
+    hyperparameter) promotes both operands to their common dtype.
+    """
+    if isinstance(s, (int, float)):
+        return s * x
+    s = jnp.asarray(s)
+    dtype = jnp.promote_types(s.dtype, jnp.result_type(x))
+    return s.astype(dtype) * jnp.asarray(x).astype(dtype)
+
+
+def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
+    """EMA of ``g**order``: ``(1 - decay) * g**order + decay * m`` per leaf.
+
+    Each product is formed in its operand's dtype, then the two are added in their
+    common dtype (so a bfloat16 moment with float32 gradients accumulates in float32).
+    """
+
+    def one(g, m):
+        if g is None:
+            return None
+        return promote_add(scalar_mul(1 - decay, g**order), scalar_mul(decay, m))
+
+    return jax.tree.map(one, updates, moments, is_leaf=lambda x: x is None)
+
+
+def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any, order: int) -> Any:
+    """EMA of ``|g|**order``: ``(1 - decay) * |g|**order + decay * m`` per leaf."""
+
+    def one(g, m):
+        if g is None:
+            return None
+        power = abs_sq(g) if order == 2 else jnp.abs(g) ** order
+        return promote_add(scalar_mul(1 - decay, power), scalar_mul(decay, m))
+
+    return jax.tree.map(one, updates, moments, is_leaf=lambda x: x is None)
+
+
+def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
+    """``moment / (1 - decay**count)``; the factor is computed in float32 (or wider), then cast."""
+    decay = jnp.asarray(decay)
+    dtype = compute_dtype(decay.dtype)
+    correction = 1 - decay.astype(dtype) ** count.astype(dtype)
+    return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
+
+
+def cast_tree(tree: Any, dtype: Any) -> Any:
+    """Cast the floating leaves of ``tree`` to ``dtype`` (``None`` leaves it as is)."""
+    if dtype is None:
+        return tree
+    return jax.tree.map(lambda t: t.astype(dtype) if is_float(t) else t, tree)
+
+
+def safe_norm(
+    x: jax.Array, min_norm: Any, ord: Any = None, axis: Any = None, keepdims: bool = False
+):
+    """``max(||x||, min_norm)`` whose gradient is finite (zero) where ``||x|| <= min_norm``."""
+    norm = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
+    small = norm <= min_norm
+    safe_x = jnp.where(small, jnp.ones_like(x), x)
+    masked = jnp.where(small, min_norm, jnp.linalg.norm(safe_x, ord=ord, axis=axis, keepdims=True))
+    return masked if keepdims else jnp.squeeze(masked, axis=axis)
+
+
+def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
+    """``max(rms(x), min_rms)`` with a finite gradient everywhere."""
+    rms = jnp.sqrt(jnp.mean(abs_sq(x)))
+    x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
+    return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))

@@ -1,0 +1,53 @@
+"""Applying updates to parameters."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from gradtx.core._base import Params, Updates
+
+
+def apply_updates(params: Params, updates: Updates) -> Params:
+    """Return ``params + updates``; each result keeps its parameter's dtype.
+
+    ``None`` in ``updates`` (or ``params``) leaves that parameter unchanged.
+
+    Args:
+      params: the parameter tree.
+      updates: a tree of the same structure (as returned by ``update``).
+
+    Returns:
+      The new parameters.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> gradtx.apply_updates({"w": jnp.ones(2)}, {"w": jnp.full(2, -0.25)})["w"].tolist()
+      [0.75, 0.75]
+    """
+
+    def add(p, u):
+        if p is None or u is None:
+            return p
+        p = jnp.asarray(p)
+        return (p + u.astype(p.dtype)).astype(p.dtype)
+
+    return jax.tree.map(add, params, updates, is_leaf=lambda x: x is None)
+
+
+def incremental_update(new_tensors: Params, old_tensors: Params, step_size: float) -> Params:
+    """Polyak-style ``step_size * new + (1 - step_size) * old`` per leaf.
+
+    Args:
+      new_tensors: the latest values.
+      old_tensors: the running values.
+      step_size: weight of ``new_tensors`` in ``[0, 1]``.
+
+    Returns:
+      The blended tree.
+    """
+    return jax.tree.map(
+        lambda n, o: (step_size * n + (1.0 - step_size) * o).astype(o.dtype),
+        new_tensors,
+        old_tensors,
+    )

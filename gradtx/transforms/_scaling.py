@@ -1,0 +1,196 @@
+"""Scaling by constants, learning rates, schedules and signs."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradtx.core import _numerics, _validate
+from gradtx.core._base import EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
+
+__all__ = [
+    "ScaleByLearningRateState",
+    "ScaleByScheduleState",
+    "scale",
+    "scale_by_learning_rate",
+    "scale_by_schedule",
+    "scale_by_sign",
+]
+
+
+def scale(step_size: float) -> GradientTransformation:
+    """Multiply every update by a constant.
+
+    .. math:: u_t = \\alpha g_t
+
+    Args:
+      step_size: the factor :math:`\\alpha` (any finite number; negative means descent).
+
+    Returns:
+      A `GradientTransformation` with `EmptyState`.
+
+    Raises:
+      ValueError: if ``step_size`` is NaN or infinite.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.scale(-2.0)
+      >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0].tolist()
+      [-2.0, -2.0]
+    """
+    _validate.finite("scale", step_size=step_size)
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return jax.tree.map(lambda g: _mul(step_size, g), updates), state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def _mul(factor, g):
+    """``factor * g`` keeping ``g``'s dtype (a traced float32 factor must not promote bf16)."""
+    if isinstance(factor, (int, float)):
+        return factor * g
+    return jnp.asarray(factor).astype(g.dtype) * g
+
+
+class ScaleByScheduleState(NamedTuple):
+    """State of `scale_by_schedule`: the number of updates so far (int32, saturating)."""
+
+    count: jax.Array
+
+
+def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
+    """Multiply the updates by ``step_size_fn(count)`` where ``count`` counts updates.
+
+    .. math:: u_t = \\alpha(t) g_t, \\quad t = 0, 1, \\dots
+
+    Args:
+      step_size_fn: a schedule ``int32 step -> scalar``.
+
+    Returns:
+      A `GradientTransformation` with `ScaleByScheduleState`.
+
+    Raises:
+      TypeError: if ``step_size_fn`` is not callable.
+    """
+    if not callable(step_size_fn):
+        raise TypeError(f"scale_by_schedule(step_size_fn={step_size_fn!r}): must be callable")
+
+    def init_fn(params):
+        del params
+        return ScaleByScheduleState(count=_numerics.zero_count())
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        step_size = step_size_fn(state.count)
+        updates = jax.tree.map(lambda g: _mul(step_size, g), updates)
+        return updates, ScaleByScheduleState(count=_numerics.safe_increment(state.count))
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByLearningRateState(NamedTuple):
+    """State of `scale_by_learning_rate`.
+
+    Attributes:
+      count: updates so far (int32, saturating); the schedule's next step.
+      learning_rate: the learning rate applied by the last update (before any update:
+        the one the first update will apply), as float32.
+    """
+
+    count: jax.Array
+    learning_rate: jax.Array
+
+
+def _lr_value(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
+    value = learning_rate(count) if callable(learning_rate) else learning_rate
+    return jnp.asarray(value, jnp.float32)
+
+
+def scale_by_learning_rate(
+    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
+) -> GradientTransformation:
+    """Multiply the updates by ``-learning_rate`` (a constant or a schedule of the step).
+
+    .. math:: u_t = -\\eta(t) g_t
+
+    The learning rate applied last is kept in the state, so
+    ``gradtx.tree.get(state, "learning_rate")`` reads it for every optimizer.
+
+    Args:
+      learning_rate: a finite number, or a schedule ``step -> learning rate``.
+      flip_sign: multiply by ``-learning_rate`` (descent) when true, by
+        ``+learning_rate`` otherwise.
+
+    Returns:
+      A `GradientTransformation` with `ScaleByLearningRateState`.
+
+    Raises:
+      ValueError: if ``learning_rate`` is NaN or infinite.
+      TypeError: if it is neither a number, an array nor a callable.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.scale_by_learning_rate(0.1)
+      >>> updates, state = tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
+      >>> updates.tolist(), round(float(state.learning_rate), 6)
+      ([-0.1, -0.1], 0.1)
+    """
+    _validate.finite("scale_by_learning_rate", learning_rate=learning_rate)
+    sign = -1.0 if flip_sign else 1.0
+
+    def init_fn(params):
+        del params
+        count = _numerics.zero_count()
+        return ScaleByLearningRateState(count=count, learning_rate=_lr_value(learning_rate, count))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        if callable(learning_rate):
+            lr = learning_rate(state.count)
+            updates = jax.tree.map(lambda g: _mul(sign * jnp.asarray(lr), g), updates)
+        else:
+            updates = jax.tree.map(lambda g: _mul(_signed(sign, learning_rate), g), updates)
+            lr = learning_rate
+        new_state = ScaleByLearningRateState(
+            count=_numerics.safe_increment(state.count),
+            learning_rate=jnp.asarray(lr, jnp.float32),
+        )
+        return updates, new_state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def _signed(sign: float, value):
+    return sign * value if isinstance(value, (int, float)) else sign * jnp.asarray(value)
+
+
+def scale_by_sign() -> GradientTransformation:
+    """Replace every update by its sign (signSGD).
+
+    .. math:: u_t = \\operatorname{sign}(g_t)
+
+    Returns:
+      A `GradientTransformation` with `EmptyState`.
+
+    References:
+      Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems",
+      ICML 2018, https://arxiv.org/abs/1802.04434
+    """
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return jax.tree.map(jnp.sign, updates), state
+
+    return GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,27 @@
+"""Registry entries for gradtx.transforms (see tests/registry.py)."""
+
+import jax.numpy as jnp
+
+import gradtx
+from tests.registry import Entry
+
+ENTRIES: list[Entry] = [
+    Entry("scale", gradtx.scale, {"step_size": -0.1}, is_optimizer=True),
+    Entry(
+        "scale_by_learning_rate",
+        gradtx.scale_by_learning_rate,
+        {"learning_rate": 0.1},
+        is_optimizer=True,
+    ),
+    Entry(
+        "scale_by_schedule",
+        gradtx.scale_by_schedule,
+        {"step_size_fn": lambda c: -0.1 / (1.0 + c)},
+        is_optimizer=True,
+    ),
+    Entry("scale_by_sign", gradtx.scale_by_sign, {}),
+    Entry("scale_by_adam", gradtx.scale_by_adam, {}),
+    Entry(
+        "scale_by_adam_nesterov", gradtx.scale_by_adam, {"nesterov": True, "mu_dtype": jnp.float32}
+    ),
+]
