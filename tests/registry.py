@@ -42,6 +42,8 @@ class Entry(NamedTuple):
 
 def _gather() -> list[Entry]:
     from tests import (
+        registry_adam,
+        registry_lbfgs,
         registry_optimizers,
         registry_schedules,
         registry_second_order,
@@ -52,7 +54,9 @@ def _gather() -> list[Entry]:
     entries: list[Entry] = []
     for module in (
         registry_transforms,
+        registry_adam,
         registry_optimizers,
+        registry_lbfgs,
         registry_wrappers,
         registry_schedules,
         registry_second_order,

@@ -20,8 +20,5 @@ ENTRIES: list[Entry] = [
         is_optimizer=True,
     ),
     Entry("scale_by_sign", gradtx.scale_by_sign, {}),
-    Entry("scale_by_adam", gradtx.scale_by_adam, {}),
-    Entry(
-        "scale_by_adam_nesterov", gradtx.scale_by_adam, {"nesterov": True, "mu_dtype": jnp.float32}
-    ),
+    Entry(),
 ]

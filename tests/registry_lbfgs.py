@@ -1,0 +1,5 @@
+"""Registry entries for the lbfgs family (see tests/registry.py)."""
+
+from tests.registry import Entry
+
+ENTRIES: list[Entry] = []
