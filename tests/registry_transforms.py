@@ -1,6 +1,5 @@
 """Registry entries for gradtx.transforms (see tests/registry.py)."""
 
-import jax.numpy as jnp
 
 import gradtx
 from tests.registry import Entry
