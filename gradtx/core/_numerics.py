@@ -31,7 +31,7 @@ def canonicalize_dtype(dtype: Any) -> jnp.dtype | None:
 
 def compute_dtype(dtype: Any) -> jnp.dtype:
     """The dtype to do arithmetic in: at least float32."""
-    return jnp.promote_types(dtype, jnp.float32)
+    return common_dtype(dtype, jnp.float32)
 
 
 def is_float(x: Any) -> bool:
@@ -46,9 +46,19 @@ def abs_sq(x: jax.Array) -> jax.Array:
     return x * x
 
 
+def common_dtype(*dtypes: Any) -> jnp.dtype:
+    """JAX's standard promotion of ``dtypes``, whatever the promotion mode in force.
+
+    Library code promotes explicitly with this, so that it also runs when the user has
+    set ``jax_numpy_dtype_promotion="strict"``.
+    """
+    with jax.numpy_dtype_promotion("standard"):
+        return jnp.result_type(*(jnp.dtype(d) for d in dtypes))
+
+
 def promote_add(a: jax.Array, b: jax.Array) -> jax.Array:
     """``a + b`` in the two operands' common dtype (explicit, so strict promotion holds)."""
-    dtype = jnp.promote_types(jnp.result_type(a), jnp.result_type(b))
+    dtype = common_dtype(jnp.result_type(a), jnp.result_type(b))
     return jnp.asarray(a).astype(dtype) + jnp.asarray(b).astype(dtype)
 
 
@@ -61,7 +71,7 @@ def scalar_mul(s: Any, x: jax.Array) -> jax.Array:
     if isinstance(s, (int, float)):
         return s * x
     s = jnp.asarray(s)
-    dtype = jnp.promote_types(s.dtype, jnp.result_type(x))
+    dtype = common_dtype(s.dtype, jnp.result_type(x))
     return s.astype(dtype) * jnp.asarray(x).astype(dtype)
 
 

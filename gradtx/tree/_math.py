@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._numerics import abs_sq, compute_dtype
+from gradtx.core._numerics import abs_sq, common_dtype, compute_dtype
 
 
 def add(tree: Any, *others: Any) -> Any:
@@ -54,7 +54,7 @@ def scale(scalar: Any, tree: Any) -> Any:
 def _widest(dtypes: list[Any]) -> Any:
     out = jnp.float32
     for d in dtypes:
-        out = jnp.promote_types(out, compute_dtype(d))
+        out = common_dtype(out, compute_dtype(d))
     return out
 
 

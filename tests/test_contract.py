@@ -1,0 +1,175 @@
+"""The protocol properties, checked for every entry of ``tests/registry.py``.
+
+For each public transform, optimizer and wrapper: eager and jit agree; updates keep the
+gradients' structure, shapes and dtypes (float32, bfloat16, float64 under x64); the
+state's shapes and dtypes are stable across updates and a second jitted call does not
+retrace; unknown extra arguments are accepted; it composes in ``chain``; ``None`` leaves,
+scalar params and empty trees work; it runs under ``vmap``; and it lowers an
+ill-conditioned quadratic.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+from tests.helpers import (
+    assert_same_shapes_and_dtypes,
+    assert_trees_close,
+    example_params,
+    gradient_sequence,
+    quadratic_problem,
+)
+from tests.registry import ENTRIES, Entry
+
+IDS = [e.name for e in ENTRIES]
+
+
+def _loss(params):
+    leaves = [jnp.asarray(x).astype(jnp.float32) for x in jax.tree.leaves(params)]
+    return sum((0.5 * jnp.sum(x * x) for x in leaves), jnp.zeros([], jnp.float32))
+
+
+def _extra(entry: Entry, params, grads, loss_fn=_loss) -> dict:
+    if entry.extra == "value":
+        return {"value": loss_fn(params)}
+    if entry.extra == "value_fn":
+        return {"value": loss_fn(params), "grad": grads, "value_fn": loss_fn}
+    return {}
+
+
+def _make(entry: Entry):
+    return entry.factory(**entry.kwargs)
+
+
+def _step_fn(entry: Entry, tx, loss_fn=_loss, **unknown):
+    def step(grads, state, params):
+        return tx.update(grads, state, params, **_extra(entry, params, grads, loss_fn), **unknown)
+
+    return step
+
+
+def _grads(params, seed=0):
+    return gradient_sequence(params, 1, seed)[0]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_jit_matches_eager_and_state_is_stable(entry: Entry):
+    tx = _make(entry)
+    params = example_params(jnp.float32)
+    state0 = tx.init(params)
+    traces = []
+
+    def counted(grads, state, params):
+        traces.append(None)
+        return _step_fn(entry, tx, unknown_extra_arg=jnp.ones(()))(grads, state, params)
+
+    jitted = jax.jit(counted)
+    eager_step = _step_fn(entry, tx, unknown_extra_arg=jnp.ones(()))
+    s_jit = s_eager = state0
+    for t in range(3):
+        g = _grads(params, seed=t)
+        u_jit, s_jit = jitted(g, s_jit, params)
+        u_eager, s_eager = eager_step(g, s_eager, params)
+        assert_same_shapes_and_dtypes(u_jit, g)
+        assert_trees_close(u_jit, u_eager, rtol=entry.jit_rtol, atol=1e-6, msg=f"step {t}")
+        assert_same_shapes_and_dtypes(s_jit, state0)
+        assert_same_shapes_and_dtypes(s_eager, state0)
+    assert len(traces) == 1, "the second jitted update retraced: the state's avals changed"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_bfloat16_leaves_keep_their_dtype(entry: Entry):
+    if not entry.supports_bf16:
+        pytest.skip("documented: no bfloat16 support")
+    tx = _make(entry)
+    params = example_params(jnp.bfloat16)
+    state0 = tx.init(params)
+    step = jax.jit(_step_fn(entry, tx))
+    state = state0
+    for t in range(2):
+        g = _grads(params, seed=t)
+        updates, state = step(g, state, params)
+        assert_same_shapes_and_dtypes(updates, g)
+        assert_same_shapes_and_dtypes(state, state0)
+        assert all(bool(jnp.all(jnp.isfinite(u))) for u in jax.tree.leaves(updates))
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_float64_leaves_keep_their_dtype(entry: Entry, x64):
+    tx = _make(entry)
+    params = example_params(jnp.float64)
+    state0 = tx.init(params)
+    g = _grads(params)
+    updates, state = jax.jit(_step_fn(entry, tx))(g, state0, params)
+    assert_same_shapes_and_dtypes(updates, g)
+    assert_same_shapes_and_dtypes(state, state0)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_chain_with_identity_is_the_same(entry: Entry):
+    params = example_params()
+    g = _grads(params)
+    tx = _make(entry)
+    chained = gradtx.chain(_make(entry), gradtx.identity())
+    u1, _ = _step_fn(entry, tx)(g, tx.init(params), params)
+    u2, _ = _step_fn(entry, chained)(g, chained.init(params), params)
+    assert_trees_close(u2, u1, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_none_leaves_scalars_and_empty_trees(entry: Entry):
+    tx = _make(entry)
+    # None leaves are passed through.
+    params = {"w": jnp.ones((2, 3)), "frozen": None}
+    grads = {"w": jnp.full((2, 3), 0.5), "frozen": None}
+    updates, _ = _step_fn(entry, tx)(grads, tx.init(params), params)
+    assert updates["frozen"] is None
+    assert updates["w"].shape == (2, 3)
+    # A single scalar parameter.
+    scalar = jnp.asarray(1.5)
+    u, _ = _step_fn(entry, tx)(jnp.asarray(0.3), tx.init(scalar), scalar)
+    assert jnp.shape(u) == () and u.dtype == jnp.float32
+    # An empty tree.
+    u, _ = _step_fn(entry, tx)({}, tx.init({}), {})
+    assert u == {}
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_vmap_over_stacked_params(entry: Entry):
+    tx = _make(entry)
+    params = {"w": jnp.arange(12.0).reshape(3, 4) / 10.0, "b": jnp.ones((3, 2))}
+    grads = {"w": jnp.cos(params["w"]), "b": jnp.sin(params["b"])}
+    states = jax.vmap(tx.init)(params)
+    step = _step_fn(entry, tx)
+    batched, _ = jax.jit(jax.vmap(step))(grads, states, params)
+    for i in range(3):
+        p_i = jax.tree.map(lambda x, i=i: x[i], params)
+        g_i = jax.tree.map(lambda x, i=i: x[i], grads)
+        u_i, _ = step(g_i, tx.init(p_i), p_i)
+        assert_trees_close(jax.tree.map(lambda x, i=i: x[i], batched), u_i, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in ENTRIES if e.descends], ids=[e.name for e in ENTRIES if e.descends]
+)
+def test_lowers_an_ill_conditioned_quadratic(entry: Entry):
+    loss_fn, params = quadratic_problem()
+    tx = _make(entry)
+    if not entry.is_optimizer:
+        tx = gradtx.chain(tx, gradtx.scale_by_learning_rate(0.05))
+    step = _step_fn(entry, tx, loss_fn=loss_fn)
+
+    def body(carry, _):
+        p, s = carry
+        g = jax.grad(loss_fn)(p)
+        u, s = step(g, s, p)
+        return (gradtx.apply_updates(p, u), s), loss_fn(p)
+
+    (final, _), losses = jax.jit(lambda p: jax.lax.scan(body, (p, tx.init(p)), length=300))(params)
+    initial = float(loss_fn(params))
+    assert np.isfinite(float(loss_fn(final)))
+    assert float(loss_fn(final)) < 0.1 * initial, (initial, np.asarray(losses)[::30])
