@@ -144,6 +144,9 @@ def integer(fn: str, name: str, value: Any, minimum: int) -> None:
     """A Python/NumPy integer ``>= minimum`` (step counts, memory sizes)."""
     if isinstance(value, jax.core.Tracer):
         return
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+        if np.issubdtype(np.asarray(value).dtype, np.integer):
+            value = int(np.asarray(value))
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)

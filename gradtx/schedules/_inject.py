@@ -1,3 +1,321 @@
-"""(placeholder: filled in by its owner)."""
+"""Hyperparameters as runtime values: ``inject_hyperparams``.
 
-__all__: list[str] = []
+The wrapped factory is called again inside every ``update`` with the current
+hyperparameters as (traced) arrays, so changing one between steps, by a schedule or
+by hand through ``state.hyperparams``, never recompiles. gradtx factories skip their
+construction checks for traced values, which is what makes this work.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradtx.core import _numerics
+from gradtx.core._base import GradientTransformation, OptState, with_extra_args_support
+
+__all__ = [
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "inject_hyperparams",
+    "inject_stateful_hyperparams",
+]
+
+
+class InjectHyperparamsState(NamedTuple):
+    """State of a transform built by `inject_hyperparams`.
+
+    Attributes:
+      count: updates so far (int32, saturating); schedules are evaluated at it.
+      hyperparams: ``{name: array}``, the numeric hyperparameters used by the last
+        update (before any update: the ones the first will use). Assign a new value to
+        a key between steps to change it; scheduled keys are overwritten each step.
+      inner_state: the state of the wrapped transform.
+    """
+
+    count: jax.Array
+    hyperparams: dict[str, jax.Array]
+    inner_state: OptState
+
+
+class InjectStatefulHyperparamsState(NamedTuple):
+    """State of an injected transform whose hyperparameters include stateful schedules.
+
+    Attributes:
+      count: updates so far (int32, saturating).
+      hyperparams: ``{name: array}`` as in `InjectHyperparamsState`.
+      hyperparams_states: ``{name: schedule state}`` for each stateful schedule.
+      inner_state: the state of the wrapped transform.
+    """
+
+    count: jax.Array
+    hyperparams: dict[str, jax.Array]
+    hyperparams_states: dict[str, Any]
+    inner_state: OptState
+
+
+def _is_stateful_schedule(value: Any) -> bool:
+    """An object with ``init()``, ``update(state, **extra)`` and ``__call__(state, **extra)``."""
+    return (
+        callable(value)
+        and callable(getattr(value, "init", None))
+        and callable(getattr(value, "update", None))
+    )
+
+
+def _is_numeric(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+        dtype = jnp.result_type(value)
+        return jnp.issubdtype(dtype, jnp.number)
+    return False
+
+
+def _runtime(value: Any, dtype: Any) -> jax.Array:
+    """A hyperparameter as a strongly typed array; floats in ``dtype`` (or >= float32)."""
+    arr = jnp.asarray(value)
+    if jnp.issubdtype(arr.dtype, jnp.floating):
+        return arr.astype(dtype if dtype is not None else _numerics.compute_dtype(arr.dtype))
+    return arr.astype(arr.dtype)
+
+
+def _build(
+    fn: str,
+    inner_factory: Callable[..., GradientTransformation],
+    static_args: str | Iterable[str],
+    hyperparam_dtype: Any,
+    always_stateful: bool,
+) -> Callable[..., GradientTransformation]:
+    if not callable(inner_factory):
+        raise TypeError(f"{fn}(inner_factory={inner_factory!r}): inner_factory must be callable")
+    static = {static_args} if isinstance(static_args, str) else set(static_args)
+    signature = inspect.signature(inner_factory)
+    unknown = static - set(signature.parameters)
+    if unknown:
+        raise ValueError(
+            f"{fn}(static_args={sorted(static)!r}): static_args must name parameters of "
+            f"inner_factory; unknown: {sorted(unknown)}, known: {list(signature.parameters)}"
+        )
+    hyperparam_dtype = _numerics.canonicalize_dtype(hyperparam_dtype)
+
+    def target_dtype(params):
+        if hyperparam_dtype is not None or params is None:
+            return hyperparam_dtype
+        dtypes = [
+            jnp.result_type(x)
+            for x in jax.tree.leaves(params)
+            if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+        ]
+        if not dtypes:
+            return jnp.dtype(jnp.float32)
+        return _numerics.compute_dtype(max(dtypes, key=lambda d: jnp.finfo(d).bits))
+
+    @functools.wraps(inner_factory)
+    def wrapped(*args: Any, **kwargs: Any) -> GradientTransformation:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                arguments.update(value)
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    raise TypeError(f"{fn}: positional *{name} of inner_factory cannot be injected")
+            else:
+                arguments[name] = value
+
+        fixed, numeric, scheduled, stateful = {}, {}, {}, {}
+        for name, value in arguments.items():
+            if name in static or isinstance(value, bool):
+                fixed[name] = value
+            elif _is_stateful_schedule(value):
+                stateful[name] = value
+            elif callable(value):
+                scheduled[name] = value
+            elif _is_numeric(value):
+                numeric[name] = value
+            else:
+                fixed[name] = value
+        dynamic = [*numeric, *scheduled, *stateful]
+
+        # Check the hyperparameters now, with concrete values (schedules at step 0).
+        if not stateful:
+            first = {k: f(_numerics.zero_count()) for k, f in scheduled.items()}
+            inner_factory(**fixed, **numeric, **first)
+
+        def init_fn(params):
+            dtype = target_dtype(params)
+            count = _numerics.zero_count()
+            hyperparams = {k: _runtime(v, dtype) for k, v in numeric.items()}
+            hyperparams.update({k: _runtime(f(count), dtype) for k, f in scheduled.items()})
+            schedule_states = {k: f.init() for k, f in stateful.items()}
+            hyperparams.update(
+                {k: _runtime(f(schedule_states[k]), dtype) for k, f in stateful.items()}
+            )
+            # Integers (counts, sizes, seeds) reach the inner init as the Python values
+            # given, so integer checks at construction still accept them.
+            call = {
+                k: (numeric[k] if isinstance(numeric.get(k), int) else v)
+                for k, v in hyperparams.items()
+            }
+            inner_state = inner_factory(**fixed, **call).init(params)
+            if stateful or always_stateful:
+                return InjectStatefulHyperparamsState(
+                    count=count,
+                    hyperparams=hyperparams,
+                    hyperparams_states=schedule_states,
+                    inner_state=inner_state,
+                )
+            return InjectHyperparamsState(
+                count=count, hyperparams=hyperparams, inner_state=inner_state
+            )
+
+        def update_fn(updates, state, params=None, **extra_args):
+            dtype = target_dtype(params)
+            hyperparams = {k: _runtime(v, dtype) for k, v in state.hyperparams.items()}
+            hyperparams.update({k: _runtime(f(state.count), dtype) for k, f in scheduled.items()})
+            new_schedule_states = {}
+            for k, f in stateful.items():
+                s = state.hyperparams_states[k]
+                hyperparams[k] = _runtime(f(s, **extra_args), dtype)
+                new_schedule_states[k] = f.update(s, **extra_args)
+            inner = with_extra_args_support(
+                inner_factory(**fixed, **{k: hyperparams[k] for k in dynamic})
+            )
+            updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
+            count = _numerics.safe_increment(state.count)
+            if isinstance(state, InjectStatefulHyperparamsState):
+                return updates, InjectStatefulHyperparamsState(
+                    count=count,
+                    hyperparams=hyperparams,
+                    hyperparams_states=new_schedule_states,
+                    inner_state=inner_state,
+                )
+            return updates, InjectHyperparamsState(
+                count=count, hyperparams=hyperparams, inner_state=inner_state
+            )
+
+        return GradientTransformation(init_fn, update_fn)
+
+    return wrapped
+
+
+def inject_hyperparams(
+    inner_factory: Callable[..., GradientTransformation],
+    static_args: str | Iterable[str] = (),
+    hyperparam_dtype: Any = None,
+) -> Callable[..., GradientTransformation]:
+    """Make the numeric hyperparameters of a transform factory runtime values in its state.
+
+    ``inject_hyperparams(factory)(**hparams)`` builds a transform that behaves like
+    ``factory(**hparams)``, but every numeric hyperparameter lives in
+    ``state.hyperparams`` as an array and ``factory`` is called again inside each
+    ``update`` with those arrays. So:
+
+    * a hyperparameter given as a **schedule** (any callable ``step -> value``) is
+      evaluated at ``state.count`` on each update, :math:`h_t = h(t)`;
+    * a numeric hyperparameter can be **changed between steps** by assigning
+      ``state.hyperparams["learning_rate"] = jnp.asarray(x, jnp.float32)``; a jitted
+      update does not recompile (assigning a Python float works too but, being weakly
+      typed, costs one recompilation);
+    * ``gradtx.tree.get(state, "learning_rate")`` reads the value used last.
+
+    Booleans, strings, ``None``, pytrees (masks) and the names in ``static_args`` stay
+    fixed Python values. Integers become int32 arrays; pass structural integers (sizes
+    used as shapes) through ``static_args``. A *stateful* schedule (an object with
+    ``init()``, ``update(state, **extra_args)`` and ``__call__(state, **extra_args)``) is
+    also accepted; its state then lives in ``hyperparams_states`` and the transform's
+    state is an `InjectStatefulHyperparamsState`.
+
+    Floating hyperparameters are stored in ``hyperparam_dtype``, by default in the
+    widest floating dtype of the parameters **but at least float32**: with bfloat16
+    parameters, ``b2=0.999`` stays 0.999 instead of rounding to 1 (Optax stores them in
+    the parameters' dtype). The numbers are otherwise Optax's.
+
+    The hyperparameters are checked once at construction (schedules at step 0); the
+    re-calls inside ``update`` see traced values, which gradtx's checks skip.
+
+    Args:
+      inner_factory: a function returning a `GradientTransformation`, e.g.
+        ``gradtx.adam`` or ``gradtx.scale_by_adam``.
+      static_args: name or names of ``inner_factory`` parameters to keep static even
+        when they are numbers or callables (e.g. a callable mask). Default ``()``.
+      hyperparam_dtype: dtype of the floating hyperparameters (default: see above).
+
+    Returns:
+      A function with ``inner_factory``'s signature returning a `GradientTransformation`
+      whose state is an `InjectHyperparamsState` (or `InjectStatefulHyperparamsState`).
+
+    Raises:
+      ValueError: if ``static_args`` names an unknown parameter, or (from the returned
+        function) if ``inner_factory`` rejects the hyperparameters.
+      TypeError: if ``inner_factory`` is not callable.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, gradtx
+      >>> def sgd(learning_rate):
+      ...     return gradtx.scale_by_learning_rate(learning_rate)
+      >>> tx = gradtx.inject_hyperparams(sgd)(learning_rate=0.1)
+      >>> params = jnp.ones(2)
+      >>> state = tx.init(params)
+      >>> update = jax.jit(tx.update)
+      >>> u, state = update(jnp.ones(2), state)
+      >>> state.hyperparams["learning_rate"] = jnp.asarray(0.01, jnp.float32)
+      >>> u, state = update(jnp.ones(2), state)
+      >>> [round(x, 4) for x in u.tolist()]
+      [-0.01, -0.01]
+    """
+    return _build(
+        "inject_hyperparams", inner_factory, static_args, hyperparam_dtype, always_stateful=False
+    )
+
+
+def inject_stateful_hyperparams(
+    inner_factory: Callable[..., GradientTransformation],
+    static_args: str | Iterable[str] = (),
+    hyperparam_dtype: Any = None,
+) -> Callable[..., GradientTransformation]:
+    """`inject_hyperparams` whose state is always an `InjectStatefulHyperparamsState`.
+
+    Kept for code written against Optax's name (which Optax now deprecates in favour of
+    `inject_hyperparams`, as both accept stateful schedules). The state carries
+    ``hyperparams_states`` (empty when no stateful schedule is given).
+
+    Args:
+      inner_factory: a function returning a `GradientTransformation`.
+      static_args: parameter names to keep static. Default ``()``.
+      hyperparam_dtype: dtype of the floating hyperparameters (default: the widest
+        floating parameter dtype, at least float32).
+
+    Returns:
+      A function with ``inner_factory``'s signature returning a `GradientTransformation`
+      with `InjectStatefulHyperparamsState`.
+
+    Raises:
+      ValueError: if ``static_args`` names an unknown parameter.
+      TypeError: if ``inner_factory`` is not callable.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.inject_stateful_hyperparams(gradtx.scale)(step_size=-0.5)
+      >>> state = tx.init(jnp.ones(2))
+      >>> sorted(state.hyperparams), state.hyperparams_states
+      (['step_size'], {})
+    """
+    return _build(
+        "inject_stateful_hyperparams",
+        inner_factory,
+        static_args,
+        hyperparam_dtype,
+        always_stateful=True,
+    )
