@@ -43,6 +43,7 @@ class Entry(NamedTuple):
 def _gather() -> list[Entry]:
     from tests import (
         registry_adam,
+        registry_core,
         registry_lbfgs,
         registry_optimizers,
         registry_schedules,
@@ -53,6 +54,7 @@ def _gather() -> list[Entry]:
 
     entries: list[Entry] = []
     for module in (
+        registry_core,
         registry_transforms,
         registry_adam,
         registry_optimizers,

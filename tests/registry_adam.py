@@ -6,10 +6,50 @@ import gradtx
 from tests.registry import Entry
 
 ENTRIES: list[Entry] = [
+    # transforms
     Entry("scale_by_adam", gradtx.scale_by_adam, {}),
     Entry(
         "scale_by_adam_nesterov",
         gradtx.scale_by_adam,
         {"nesterov": True, "mu_dtype": jnp.float32},
     ),
+    Entry(
+        "scale_by_adam_low_memory",
+        gradtx.scale_by_adam,
+        {"mu_dtype": jnp.bfloat16, "nu_dtype": jnp.bfloat16},
+    ),
+    Entry("scale_by_amsgrad", gradtx.scale_by_amsgrad, {}),
+    Entry("scale_by_adamax", gradtx.scale_by_adamax, {}),
+    Entry("scale_by_belief", gradtx.scale_by_belief, {}),
+    Entry("scale_by_lion", gradtx.scale_by_lion, {}),
+    Entry("scale_by_radam", gradtx.scale_by_radam, {}),
+    Entry("scale_by_yogi", gradtx.scale_by_yogi, {}),
+    Entry("scale_by_novograd", gradtx.scale_by_novograd, {}),
+    Entry(
+        "scale_by_novograd_weight_decay",
+        gradtx.scale_by_novograd,
+        {"weight_decay": 1e-3},
+        needs_params=True,
+    ),
+    Entry("scale_by_adan", gradtx.scale_by_adan, {}),
+    # optimizers
+    Entry("adam", gradtx.adam, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry(
+        "adamw",
+        gradtx.adamw,
+        {"learning_rate": 0.05, "weight_decay": 1e-3},
+        needs_params=True,
+        is_optimizer=True,
+    ),
+    Entry("nadam", gradtx.nadam, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("nadamw", gradtx.nadamw, {"learning_rate": 0.05}, needs_params=True, is_optimizer=True),
+    Entry("adamax", gradtx.adamax, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("adamaxw", gradtx.adamaxw, {"learning_rate": 0.05}, needs_params=True, is_optimizer=True),
+    Entry("amsgrad", gradtx.amsgrad, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("adabelief", gradtx.adabelief, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("lion", gradtx.lion, {"learning_rate": 0.01}, needs_params=True, is_optimizer=True),
+    Entry("radam", gradtx.radam, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("yogi", gradtx.yogi, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("adan", gradtx.adan, {"learning_rate": 0.05}, needs_params=True, is_optimizer=True),
+    Entry("novograd", gradtx.novograd, {"learning_rate": 0.05}, is_optimizer=True),
 ]

@@ -1,8 +1,20 @@
 """Registry entries for gradtx.transforms (see tests/registry.py)."""
 
+import jax
+import jax.numpy as jnp
 
 import gradtx
 from tests.registry import Entry
+
+
+def _not_vector(tree):
+    """Mask function: true for every leaf that is not 1-D."""
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+def _decay_schedule(count):
+    return 0.1 / (1.0 + count.astype(jnp.float32))
+
 
 ENTRIES: list[Entry] = [
     Entry("scale", gradtx.scale, {"step_size": -0.1}, is_optimizer=True),
@@ -15,9 +27,82 @@ ENTRIES: list[Entry] = [
     Entry(
         "scale_by_schedule",
         gradtx.scale_by_schedule,
-        {"step_size_fn": lambda c: -0.1 / (1.0 + c)},
+        {"step_size_fn": lambda c: -0.1 / (1.0 + c.astype(float))},
         is_optimizer=True,
     ),
     Entry("scale_by_sign", gradtx.scale_by_sign, {}),
-    Entry(),
+    # _momentum.py
+    Entry("trace", gradtx.trace, {"decay": 0.9}),
+    Entry(
+        "trace_nesterov_f32",
+        gradtx.trace,
+        {"decay": 0.5, "nesterov": True, "accumulator_dtype": jnp.float32},
+    ),
+    Entry("ema", gradtx.ema, {"decay": 0.9}),
+    Entry("ema_raw_f32", gradtx.ema, {"decay": 0.5, "debias": False, "accumulator_dtype": "f4"}),
+    # _rms_family.py
+    Entry("scale_by_rms", gradtx.scale_by_rms, {}),
+    Entry(
+        "scale_by_rms_debiased",
+        gradtx.scale_by_rms,
+        {
+            "decay": 0.99,
+            "eps": 1e-6,
+            "initial_scale": 0.1,
+            "eps_in_sqrt": False,
+            "bias_correction": True,
+        },
+    ),
+    Entry("scale_by_stddev", gradtx.scale_by_stddev, {"eps": 1e-2}),
+    Entry(
+        "scale_by_stddev_debiased",
+        gradtx.scale_by_stddev,
+        {
+            "decay": 0.9,
+            "eps": 1e-2,
+            "initial_scale": 1.0,
+            "eps_in_sqrt": False,
+            "bias_correction": True,
+        },
+    ),
+    Entry("scale_by_rss", gradtx.scale_by_rss, {}),
+    Entry("scale_by_adadelta", gradtx.scale_by_adadelta, {"rho": 0.9, "eps": 1e-2}),
+    # _factored.py
+    Entry("scale_by_factored_rms", gradtx.scale_by_factored_rms, {}),
+    Entry(
+        "scale_by_factored_rms_factored",
+        gradtx.scale_by_factored_rms,
+        {"min_dim_size_to_factor": 2, "decay_rate": 0.5},
+    ),
+    # _trust_ratio.py
+    Entry("scale_by_trust_ratio", gradtx.scale_by_trust_ratio, {}, needs_params=True),
+    # _clipping.py
+    Entry("clip", gradtx.clip, {"max_delta": 1.0}),
+    Entry("clip_by_global_norm", gradtx.clip_by_global_norm, {"max_norm": 1.0}),
+    Entry("clip_by_block_rms", gradtx.clip_by_block_rms, {"threshold": 1.0}),
+    Entry("adaptive_grad_clip", gradtx.adaptive_grad_clip, {"clipping": 0.1}, needs_params=True),
+    # _adding.py
+    Entry(
+        "add_decayed_weights",
+        gradtx.add_decayed_weights,
+        {"weight_decay": 0.1},
+        needs_params=True,
+    ),
+    Entry(
+        "add_decayed_weights_masked_schedule",
+        gradtx.add_decayed_weights,
+        {"weight_decay": _decay_schedule, "mask": _not_vector},
+        needs_params=True,
+    ),
+    Entry("add_noise", gradtx.add_noise, {"eta": 0.01, "gamma": 0.55, "key": 0}, descends=False),
+    # _constraints.py
+    Entry("centralize", gradtx.centralize, {}, descends=False),
+    Entry("zero_nans", gradtx.zero_nans, {}),
+    Entry(
+        "keep_params_nonnegative",
+        gradtx.keep_params_nonnegative,
+        {},
+        needs_params=True,
+        descends=False,  # it constrains the final step; in front of a learning rate it is moot
+    ),
 ]

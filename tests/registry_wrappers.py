@@ -1,5 +1,98 @@
-"""Registry entries for gradtx.wrappers (see tests/registry.py)."""
+"""Registry entries for gradtx.wrappers (see tests/registry.py).
 
+Each wrapper wraps a small inner transform; the ones whose update math depends on the
+learning rate (lookahead) wrap a full optimizer and are marked ``is_optimizer``.
+"""
+
+import jax
+import jax.numpy as jnp
+
+import gradtx
 from tests.registry import Entry
 
-ENTRIES: list[Entry] = []
+
+def _not_vector(tree):
+    """Mask / label function: true for every leaf that is not 1-D."""
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+def _labels(tree):
+    return jax.tree.map(lambda x: "adam" if jnp.ndim(x) != 1 else "sign", tree)
+
+
+def _multi_steps(**kwargs):
+    return gradtx.MultiSteps(**kwargs).gradient_transformation()
+
+
+def _fast():
+    return gradtx.chain(gradtx.scale_by_adam(), gradtx.scale(-0.05))
+
+
+ENTRIES: list[Entry] = [
+    Entry("MultiSteps", _multi_steps, {"opt": gradtx.scale_by_adam(), "every_k_schedule": 2}),
+    Entry(
+        "MultiSteps_skip_not_finite",
+        _multi_steps,
+        {
+            "opt": gradtx.scale_by_adam(),
+            "every_k_schedule": lambda step: jnp.where(step < 2, 1, 2),
+            "use_grad_mean": False,
+            "should_skip_update_fn": gradtx.skip_not_finite,
+        },
+    ),
+    Entry("apply_every", gradtx.apply_every, {"k": 2}),
+    Entry("masked", gradtx.masked, {"inner": gradtx.scale_by_adam(), "mask": _not_vector}),
+    Entry(
+        "multi_transform",
+        gradtx.multi_transform,
+        {
+            "transforms": {"adam": gradtx.scale_by_adam(), "sign": gradtx.scale_by_sign()},
+            "param_labels": _labels,
+        },
+    ),
+    Entry("freeze", gradtx.freeze, {"mask": _not_vector}, descends=False),
+    Entry("flatten", gradtx.flatten, {"inner": gradtx.scale_by_adam()}),
+    Entry(
+        "apply_if_finite",
+        gradtx.apply_if_finite,
+        {"inner": gradtx.scale_by_adam(), "max_consecutive_errors": 2},
+    ),
+    Entry(
+        "lookahead",
+        gradtx.lookahead,
+        {"fast_optimizer": _fast(), "sync_period": 3, "slow_step_size": 0.5},
+        needs_params=True,
+        is_optimizer=True,
+    ),
+    Entry(
+        "lookahead_reset_state",
+        gradtx.lookahead,
+        {"fast_optimizer": _fast(), "sync_period": 2, "slow_step_size": 0.5, "reset_state": True},
+        needs_params=True,
+        is_optimizer=True,
+    ),
+    Entry(
+        "average_params",
+        gradtx.average_params,
+        {"inner": gradtx.scale_by_adam()},
+        needs_params=True,
+    ),
+    Entry(
+        "average_params_ema",
+        gradtx.average_params,
+        {"inner": gradtx.scale_by_adam(), "decay": 0.9},
+        needs_params=True,
+    ),
+    Entry(
+        "dynamic_loss_scale",
+        gradtx.dynamic_loss_scale,
+        {
+            "inner": gradtx.scale_by_adam(),
+            "init_scale": 4.0,
+            "growth_interval": 2,
+            "max_scale": 16.0,
+        },
+    ),
+    Entry("monitor", gradtx.monitor, {"inner": gradtx.scale_by_adam()}),
+    Entry("monitor_standalone", gradtx.monitor, {}),
+]

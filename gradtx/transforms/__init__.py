@@ -6,6 +6,7 @@ them (``gradtx.transforms.X``) and ``gradtx`` re-exports them flat (``gradtx.X``
 
 from gradtx.transforms import (
     _adam_family,
+    _adam_variants,
     _adding,
     _clipping,
     _constraints,
@@ -18,6 +19,7 @@ from gradtx.transforms import (
     _trust_ratio,
 )
 from gradtx.transforms._adam_family import *  # noqa: F403
+from gradtx.transforms._adam_variants import *  # noqa: F403
 from gradtx.transforms._adding import *  # noqa: F403
 from gradtx.transforms._clipping import *  # noqa: F403
 from gradtx.transforms._constraints import *  # noqa: F403
@@ -34,6 +36,7 @@ __all__ = sorted(
         *_scaling.__all__,
         *_momentum.__all__,
         *_adam_family.__all__,
+        *_adam_variants.__all__,
         *_rms_family.__all__,
         *_factored.__all__,
         *_trust_ratio.__all__,

@@ -1,3 +1,85 @@
-"""(placeholder: filled in by its owner)."""
+"""``flatten``: run a transform on one concatenated vector (the only place that ravels)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradtx.core import _numerics
+from gradtx.core._base import GradientTransformation
+from gradtx.wrappers._util import check_inner
+
+__all__ = ["flatten"]
+
+
+def _common_dtype(leaves: list[Any]) -> Any:
+    if not leaves:
+        return jnp.float32
+    return _numerics.common_dtype(*(jnp.result_type(x) for x in leaves))
+
+
+def _ravel(tree: Any) -> jax.Array:
+    """All leaves, reshaped to vectors and concatenated in their common dtype."""
+    leaves = jax.tree.leaves(tree)
+    dtype = _common_dtype(leaves)
+    if not leaves:
+        return jnp.zeros((0,), dtype)
+    return jnp.concatenate([jnp.reshape(jnp.asarray(x).astype(dtype), (-1,)) for x in leaves])
+
+
+def _unravel(like: Any, flat: jax.Array) -> Any:
+    """Split ``flat`` back into the leaves of ``like`` (shapes and dtypes of ``like``)."""
+    leaves, treedef = jax.tree.flatten(like)
+    out, start = [], 0
+    for x in leaves:
+        size = int(np.size(x))
+        piece = jax.lax.slice_in_dim(flat, start, start + size)
+        out.append(jnp.reshape(piece, jnp.shape(x)).astype(jnp.result_type(x)))
+        start += size
+    return jax.tree.unflatten(treedef, out)
+
+
+def flatten(inner: GradientTransformation) -> GradientTransformation:
+    """Run ``inner`` on a single vector holding every leaf of the tree.
+
+    .. math:: u = \\mathrm{unravel}(\\mathrm{inner}(\\mathrm{ravel}(g)))
+
+    The leaves are reshaped to vectors and concatenated (in their common dtype) before
+    ``init`` and ``update``; the inner updates are split back into the original shapes
+    and dtypes. This trades one large kernel for many small ones, which helps on trees
+    with many tiny leaves, and it gives a "global" transform (e.g. a full-matrix method)
+    a single vector to work on. The inner state is kept for the flat vector, so it is
+    not sharded like the parameters: avoid it for sharded models. ``None`` leaves are
+    skipped.
+
+    Args:
+      inner: the transform to run on the flat vector.
+
+    Returns:
+      A `GradientTransformation` whose state is ``inner``'s state for the flat vector.
+
+    Raises:
+      TypeError: if ``inner`` is not a transform.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.flatten(gradtx.scale_by_adam())
+      >>> g = {"a": jnp.array([3.0]), "b": jnp.array([[-4.0]], jnp.bfloat16)}
+      >>> u, state = tx.update(g, tx.init(g))
+      >>> u["a"].round(3).tolist(), u["b"].dtype.name, state.mu.shape
+      ([1.0], 'bfloat16', (2,))
+    """
+    inner = check_inner("flatten", "inner", inner)
+
+    def init_fn(params):
+        return inner.init(_ravel(params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        flat_params = None if params is None else _ravel(params)
+        flat_updates, state = inner.update(_ravel(updates), state, flat_params, **extra_args)
+        return _unravel(updates, flat_updates), state
+
+    return GradientTransformation(init_fn, update_fn)

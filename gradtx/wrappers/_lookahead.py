@@ -1,3 +1,204 @@
-"""(placeholder: filled in by its owner)."""
+"""Lookahead: k fast steps forward, one slow step back."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradtx.core import _numerics, _validate
+from gradtx.core._base import GradientTransformation, OptState, Params
+from gradtx.wrappers._util import check_inner, is_none
+
+__all__ = ["LookaheadParams", "LookaheadState", "lookahead"]
+
+
+class LookaheadState(NamedTuple):
+    """State of `lookahead` (Optax's fields, plus the slow weights in plain-params mode).
+
+    Attributes:
+      fast_state: the fast optimizer's state.
+      steps_since_sync: fast steps since the last synchronisation (int32, in
+        ``[0, sync_period)``).
+      slow_params: the slow weights when ``init`` was given plain params; ``None`` when
+        it was given `LookaheadParams` (they then live in the params).
+    """
+
+    fast_state: OptState
+    steps_since_sync: jax.Array
+    slow_params: Params | None = None
+
+
+class LookaheadParams(NamedTuple):
+    """Fast and slow parameters for `lookahead` (Optax's class).
+
+    Compute gradients at ``fast``; evaluate at ``slow``.
+
+    Attributes:
+      fast: the fast weights (the ones the inner optimizer moves).
+      slow: the slow weights (the lookahead average, for evaluation).
+    """
+
+    fast: Params
+    slow: Params
+
+    @classmethod
+    def init_synced(cls, params: Params) -> LookaheadParams:
+        """Fast and slow weights both equal to ``params``.
+
+        Args:
+          params: the initial parameters.
+
+        Returns:
+          ``LookaheadParams(fast=params, slow=params)``.
+        """
+        return cls(fast=params, slow=params)
+
+
+def lookahead(
+    fast_optimizer: GradientTransformation,
+    sync_period: int,
+    slow_step_size: float,
+    reset_state: bool = False,
+) -> GradientTransformation:
+    """Lookahead: every ``sync_period`` fast steps, pull the weights toward a slow copy.
+
+    The fast optimizer steps the fast weights :math:`\\theta`; every :math:`k`-th step the
+    slow weights :math:`\\phi` move a fraction :math:`\\alpha` toward the fast ones and the
+    fast weights restart from there:
+
+    .. math::
+        \\theta_{t+1} = \\theta_t + u_t, \\qquad
+        \\text{every } k \\text{ steps: } \\phi \\leftarrow \\phi + \\alpha (\\theta_{t+1} - \\phi),
+        \\quad \\theta_{t+1} \\leftarrow \\phi
+
+    Two ways to hold the slow weights:
+
+    * **Optax's**: params are `LookaheadParams` (``LookaheadParams.init_synced(p)``), the
+      gradients are taken at ``params.fast``, and the returned updates are
+      `LookaheadParams` for both; apply them with ``apply_updates``.
+    * **plain params** (beyond Optax): ``init`` receives the ordinary parameter tree; the
+      slow weights are kept in ``state.slow_params`` and the updates have the gradients'
+      structure, so lookahead composes with any training loop. Read the slow weights
+      with ``gradtx.tree.get(state, "slow_params")``.
+
+    The updates must be applied unmodified (do not chain transforms after lookahead).
+
+    Args:
+      fast_optimizer: the inner optimizer (with its learning rate).
+      sync_period: :math:`k`, an integer >= 1.
+      slow_step_size: :math:`\\alpha`, in [0, 1].
+      reset_state: re-initialise the fast optimizer's state at every synchronisation.
+        Default False.
+
+    Returns:
+      A `GradientTransformation` with `LookaheadState`; ``update`` needs ``params``.
+
+    Raises:
+      TypeError: if ``fast_optimizer`` is not a transform or ``sync_period`` is not an
+        integer.
+      ValueError: if ``sync_period < 1`` or ``slow_step_size`` is outside [0, 1].
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.lookahead(gradtx.scale(-1.0), sync_period=2, slow_step_size=0.5)
+      >>> params = jnp.zeros(1)
+      >>> state = tx.init(params)
+      >>> for _ in range(2):
+      ...     u, state = tx.update(jnp.ones(1), state, params)
+      ...     params = gradtx.apply_updates(params, u)
+      >>> params.tolist()  # fast went to -2, the slow weights moved halfway
+      [-1.0]
+
+    References:
+      Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019,
+      https://arxiv.org/abs/1907.08610
+    """
+    fn = "lookahead"
+    fast_optimizer = check_inner(fn, "fast_optimizer", fast_optimizer)
+    _validate.integer(fn, "sync_period", sync_period, 1)
+    _validate.unit(fn, slow_step_size=slow_step_size)
+    alpha = slow_step_size
+
+    def init_fn(params):
+        if isinstance(params, LookaheadParams):
+            return LookaheadState(
+                fast_state=fast_optimizer.init(params.fast),
+                steps_since_sync=_numerics.zero_count(),
+            )
+        return LookaheadState(
+            fast_state=fast_optimizer.init(params),
+            steps_since_sync=_numerics.zero_count(),
+            slow_params=params,
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        _validate.require_params(fn, params)
+        paired = isinstance(params, LookaheadParams)
+        fast = params.fast if paired else params
+        if paired:
+            slow = params.slow
+        elif state.slow_params is None:
+            raise ValueError(
+                f"{fn}: update() got plain params but the state was initialised with "
+                "LookaheadParams; pass LookaheadParams to update as well."
+            )
+        else:
+            slow = state.slow_params
+        fast_updates, fast_state = fast_optimizer.update(
+            updates, state.fast_state, fast, **extra_args
+        )
+        sync = state.steps_since_sync == sync_period - 1
+
+        def diff(f, u, s):
+            # theta_{t+1} - phi with theta_{t+1} = f + u, in float32 or wider: f + u rounded
+            # to bfloat16 would lose most of a small update.
+            if u is None:
+                return None
+            dtype = _numerics.compute_dtype(
+                _numerics.common_dtype(jnp.result_type(f), jnp.result_type(u))
+            )
+            return (f.astype(dtype) + u.astype(dtype)) - s.astype(dtype)
+
+        last_difference = jax.tree.map(diff, fast, fast_updates, slow, is_leaf=is_none)
+
+        def slow_step(d, s):
+            if d is None:
+                return None
+            step = jnp.where(sync, _numerics.scalar_mul(alpha, d), jnp.zeros_like(d))
+            return step.astype(jnp.result_type(s))
+
+        def fast_step(u, d):
+            if u is None:
+                return None
+            pull = jnp.where(sync, _numerics.scalar_mul(1.0 - alpha, d), jnp.zeros_like(d))
+            return _numerics.promote_add(u, -pull).astype(jnp.result_type(u))
+
+        slow_updates = jax.tree.map(slow_step, last_difference, slow, is_leaf=is_none)
+        new_fast_updates = jax.tree.map(fast_step, fast_updates, last_difference, is_leaf=is_none)
+        if reset_state:
+            fresh = fast_optimizer.init(fast)
+            fast_state = jax.tree.map(
+                lambda new, init: jnp.where(sync, init, new).astype(jnp.result_type(new)),
+                fast_state,
+                fresh,
+            )
+        slow_params = state.slow_params
+        if slow_params is not None:
+            slow_params = jax.tree.map(
+                lambda s, d: s if d is None else _numerics.promote_add(s, d).astype(s.dtype),
+                slow,
+                slow_updates,
+                is_leaf=is_none,
+            )
+        new_state = LookaheadState(
+            fast_state=fast_state,
+            steps_since_sync=(state.steps_since_sync + 1) % sync_period,
+            slow_params=slow_params,
+        )
+        if paired:
+            return LookaheadParams(fast=new_fast_updates, slow=slow_updates), new_state
+        return new_fast_updates, new_state
+
+    return GradientTransformation(init_fn, update_fn)

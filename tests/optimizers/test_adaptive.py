@@ -1,0 +1,329 @@
+"""adagrad, rmsprop, adadelta, adafactor: the documented chains, Optax parity with non-default
+hyperparameters, schedules and masks, signatures and validation."""
+
+from __future__ import annotations
+
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradtx
+from tests.helpers import (
+    assert_same_shapes_and_dtypes,
+    assert_trees_close,
+    example_params,
+    gradient_sequence,
+    run_updates,
+)
+
+
+def _standard(tx):
+    """An Optax transform run under standard promotion (the suite runs strict)."""
+
+    def init(params):
+        with jax.numpy_dtype_promotion("standard"):
+            return tx.init(params)
+
+    def update(updates, state, params=None):
+        with jax.numpy_dtype_promotion("standard"):
+            return tx.update(updates, state, params)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _jitted_trajectories(txs, params, grads):
+    """The updates of each transform over ``grads`` (stacked on axis 0), params following
+    its own updates; all runs are one ``lax.scan`` each inside a single compiled call."""
+
+    def trajectory(tx, params, stacked):
+        def step(carry, g):
+            p, state = carry
+            u, state = tx.update(g, state, p)
+            return (jax.tree.map(lambda x, d: x + d.astype(x.dtype), p, u), state), u
+
+        return jax.lax.scan(step, (params, tx.init(params)), stacked)[1]
+
+    run = jax.jit(lambda p, gs: [trajectory(tx, p, gs) for tx in txs])
+    return run(params, _stack(grads))
+
+
+def assert_optax_parity(ours, theirs, params=None, steps=30, rtol=1e-6, atol=0.0, eager=False):
+    """``steps`` updates on the same gradients, jitted (one scan each); gradtx runs under
+    the suite's strict promotion, Optax under standard promotion. With ``eager``, the
+    gradtx updates are also computed op by op and compared with Optax's jitted ones; XLA
+    fuses differently there, so tiny elements get ``rtol`` of the largest update as atol."""
+    params = example_params() if params is None else params
+    grads = gradient_sequence(params, steps, seed=1)
+    ours_u, theirs_u = _jitted_trajectories([ours, _standard(theirs)], params, grads)
+    assert_trees_close(ours_u, theirs_u, rtol=rtol, atol=atol, msg="jit:")
+    if eager:
+        ours_u = _stack(run_updates(ours, params, grads, jit=False)[0])
+        scale = max((float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(theirs_u)), default=0.0)
+        eager_atol = max(atol, rtol * scale)
+        assert_trees_close(ours_u, theirs_u, rtol=rtol, atol=eager_atol, msg="eager:")
+
+
+def first_of_each_name(cases):
+    """The first case of each name in a ``[(name, kwargs)]`` table: those also run eagerly."""
+    seen, out = set(), []
+    for name, _kwargs in cases:
+        out.append(name not in seen)
+        seen.add(name)
+    return out
+
+
+def _schedule(count):
+    return 0.1 / (1.0 + 0.1 * count.astype(jnp.float32))
+
+
+def _assert_same_signature(ours, theirs):
+    """Optax's positional/keyword parameters, in order, with the same defaults; gradtx
+    may add keyword-only ones."""
+    ours_p = inspect.signature(ours).parameters
+    theirs_p = inspect.signature(theirs).parameters
+    assert list(ours_p)[: len(theirs_p)] == list(theirs_p)
+    for name, p in theirs_p.items():
+        assert ours_p[name].kind == p.kind, name
+        if p.default is not inspect.Parameter.empty and not callable(p.default):
+            assert ours_p[name].default == p.default, name
+
+
+def _not_vector(tree):
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+def _tensor_params():
+    return {
+        "dense": {"w": jnp.linspace(-1.0, 1.0, 24).reshape(6, 4), "b": jnp.full((4,), 0.1)},
+        "conv": jnp.linspace(-0.5, 0.5, 60).reshape(3, 4, 5),
+        "scalar": jnp.asarray(0.5),
+    }
+
+
+PARITY = [
+    ("adagrad", {"learning_rate": 0.1}),
+    ("adagrad", {"learning_rate": _schedule, "initial_accumulator_value": 0.5, "eps": 1e-4}),
+    ("rmsprop", {"learning_rate": 0.01}),
+    (
+        "rmsprop",
+        {
+            "learning_rate": _schedule,
+            "decay": 0.8,
+            "eps": 1e-4,
+            "initial_scale": 0.2,
+            "eps_in_sqrt": False,
+            "momentum": 0.9,
+            "nesterov": True,
+        },
+    ),
+    ("rmsprop", {"learning_rate": 0.01, "centered": True, "eps": 1e-2, "momentum": 0.5}),
+    (
+        "rmsprop",
+        {
+            "learning_rate": 0.01,
+            "centered": True,
+            "eps": 1e-3,
+            "initial_scale": 1.0,
+            "bias_correction": True,
+        },
+    ),
+    ("rmsprop", {"learning_rate": 0.01, "decay": 0.99, "bias_correction": True}),
+    ("adadelta", {"learning_rate": 0.5}),
+    (
+        "adadelta",
+        {
+            "learning_rate": _schedule,
+            "rho": 0.7,
+            "eps": 1e-4,
+            "weight_decay": 0.01,
+            "weight_decay_mask": _not_vector,
+        },
+    ),
+    ("adafactor", {"learning_rate": 0.05}),
+    ("adafactor", {}),
+    (
+        "adafactor",
+        {
+            "learning_rate": _schedule,
+            "min_dim_size_to_factor": 3,
+            "decay_rate": 0.6,
+            "decay_offset": 1,
+            "momentum": 0.9,
+            "weight_decay_rate": 1e-3,
+            "weight_decay_mask": _not_vector,
+        },
+    ),
+    (
+        "adafactor",
+        {
+            "learning_rate": 0.05,
+            "min_dim_size_to_factor": 4,
+            "multiply_by_parameter_scale": False,
+            "clipping_threshold": None,
+            "momentum": 0.5,
+            "dtype_momentum": jnp.bfloat16,
+            "eps": 1e-20,
+        },
+    ),
+    ("adafactor", {"learning_rate": 0.05, "factored": False, "clipping_threshold": 0.5}),
+]
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,eager",
+    [(n, k, e) for (n, k), e in zip(PARITY, first_of_each_name(PARITY), strict=True)],
+    ids=[f"{n}-{i}" for i, (n, _) in enumerate(PARITY)],
+)
+def test_optax_parity(name, kwargs, eager):
+    params = _tensor_params() if name == "adafactor" else example_params()
+    assert_optax_parity(
+        getattr(gradtx, name)(**kwargs),
+        getattr(optax, name)(**kwargs),
+        params,
+        rtol=2e-6,
+        eager=eager,
+    )
+
+
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adadelta", "adafactor"])
+def test_signatures_match_optax(name):
+    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
+
+
+def test_adadelta_without_learning_rate_descends():
+    # Optax 0.2.8 returns +scale_by_adadelta (ascent) here; gradtx uses a unit rate.
+    params = {"w": jnp.array([1.0, -2.0])}
+    opt = gradtx.adadelta()
+    u, _ = opt.update(params, opt.init(params), params)
+    expected, _ = gradtx.scale_by_adadelta().update(params, gradtx.scale_by_adadelta().init(params))
+    assert_trees_close(u, jax.tree.map(lambda x: -x, expected), rtol=0.0)
+    assert float(gradtx.tree.get(opt.init(params), "learning_rate")) == 1.0
+
+
+def test_rmsprop_is_the_documented_chain():
+    params = example_params()
+    grads = gradient_sequence(params, 5)
+    ours, _, _ = run_updates(
+        gradtx.rmsprop(0.01, centered=True, momentum=0.9, nesterov=True), params, grads
+    )
+    chain = gradtx.chain(
+        gradtx.scale_by_stddev(),
+        gradtx.scale_by_learning_rate(0.01),
+        gradtx.trace(0.9, nesterov=True),
+    )
+    expected, _, _ = run_updates(chain, params, grads)
+    for a, b in zip(ours, expected, strict=True):
+        assert_trees_close(a, b, rtol=0.0)
+
+
+def test_adagrad_first_step_closed_form():
+    # G_1 = a + g^2, so u_1 = -lr * g / sqrt(a + g^2 + eps).
+    opt = gradtx.adagrad(0.5, initial_accumulator_value=1.0, eps=0.0)
+    g = jnp.array([0.0, 3.0])
+    u, _ = opt.update(g, opt.init(g))
+    np.testing.assert_allclose(u, [0.0, -0.5 * 3.0 / np.sqrt(10.0)], rtol=1e-6)
+
+
+def test_adafactor_state_is_sublinear():
+    params = {"w": jnp.zeros((256, 512)), "b": jnp.zeros((512,))}
+    state = gradtx.adafactor(0.01).init(params)
+    factored = gradtx.tree.get(state, "v_row")["w"].size + gradtx.tree.get(state, "v_col")["w"].size
+    assert factored == 256 + 512
+    assert gradtx.tree.get(state, "v")["b"].shape == (512,)
+
+
+FACTORIES = [
+    lambda: gradtx.adagrad(0.1),
+    lambda: gradtx.rmsprop(0.01, centered=True, momentum=0.9),
+    lambda: gradtx.adadelta(0.5, weight_decay=0.01),
+    lambda: gradtx.adafactor(0.05, min_dim_size_to_factor=3, momentum=0.9, weight_decay_rate=0.01),
+]
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=["adagrad", "rmsprop", "adadelta", "adafactor"])
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32])
+def test_dtypes_are_preserved(factory, dtype):
+    params = example_params(dtype)
+    opt = factory()
+    state0 = opt.init(params)
+    u, state = jax.jit(opt.update)(gradient_sequence(params, 1)[0], state0, params)
+    assert_same_shapes_and_dtypes(u, params)
+    assert_same_shapes_and_dtypes(state, state0)
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(u))
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=["adagrad", "rmsprop", "adadelta", "adafactor"])
+def test_float64_and_empty_trees(x64, factory):
+    params = example_params(jnp.float64)
+    opt = factory()
+    u, _ = opt.update(gradient_sequence(params, 1)[0], opt.init(params), params)
+    assert_same_shapes_and_dtypes(u, params)
+    assert opt.update({}, opt.init({}), {})[0] == {}
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda: gradtx.adagrad(float("nan")), ValueError, r"adagrad\(learning_rate=nan\)"),
+        (lambda: gradtx.rmsprop(0.1, momentum=1.5), ValueError, r"rmsprop\(momentum=1\.5\)"),
+        (lambda: gradtx.rmsprop(0.1, decay=1.0), ValueError, r"scale_by_rms\(decay=1\.0\)"),
+        (
+            lambda: gradtx.adadelta(weight_decay_mask="bias"),
+            TypeError,
+            r"adadelta\(weight_decay_mask='bias'\): weight_decay_mask must",
+        ),
+        (lambda: gradtx.adafactor(momentum=-0.1), ValueError, r"adafactor\(momentum=-0\.1\)"),
+        (
+            lambda: gradtx.adafactor(clipping_threshold=0.0),
+            ValueError,
+            r"clip_by_block_rms\(threshold=0\.0\)",
+        ),
+    ],
+)
+def test_validation(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+TRACED = [
+    ("adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.1, "eps": 1e-7}),
+    ("rmsprop", {"learning_rate": 0.1, "decay": 0.9, "eps": 1e-8, "momentum": 0.9}),
+    ("adadelta", {"learning_rate": 0.1, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.1}),
+    (
+        "adafactor",
+        {
+            "learning_rate": 0.1,
+            "decay_rate": 0.8,
+            "momentum": 0.9,
+            "weight_decay_rate": 0.1,
+            "clipping_threshold": 1.0,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", TRACED, ids=[n for n, _ in TRACED])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_traced_hyperparameters(name, kwargs, dtype):
+    """As inject_hyperparams does: float32 arrays under jit, even for bfloat16 leaves."""
+    params = example_params(dtype)
+    g = gradient_sequence(params, 1)[0]
+    plain = getattr(gradtx, name)(**kwargs)
+    expected, _ = plain.update(g, plain.init(params), params)
+
+    @jax.jit
+    def run(hparams):
+        tx = getattr(gradtx, name)(**hparams)
+        return tx.update(g, tx.init(params), params)[0]
+
+    got = run({k: jnp.asarray(v, jnp.float32) for k, v in kwargs.items()})
+    assert_same_shapes_and_dtypes(got, g)
+    assert_trees_close(got, expected, rtol=2e-2 if dtype == jnp.bfloat16 else 1e-6, atol=1e-7)

@@ -1,0 +1,241 @@
+"""lamb and lars: the documented chains, Optax parity (masks, schedules, Nesterov, weight decay),
+signatures and validation."""
+
+from __future__ import annotations
+
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradtx
+from tests.helpers import (
+    assert_same_shapes_and_dtypes,
+    assert_trees_close,
+    example_params,
+    gradient_sequence,
+    run_updates,
+)
+
+
+def _standard(tx):
+    """An Optax transform run under standard promotion (the suite runs strict)."""
+
+    def init(params):
+        with jax.numpy_dtype_promotion("standard"):
+            return tx.init(params)
+
+    def update(updates, state, params=None):
+        with jax.numpy_dtype_promotion("standard"):
+            return tx.update(updates, state, params)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _jitted_trajectories(txs, params, grads):
+    """The updates of each transform over ``grads`` (stacked on axis 0), params following
+    its own updates; all runs are one ``lax.scan`` each inside a single compiled call."""
+
+    def trajectory(tx, params, stacked):
+        def step(carry, g):
+            p, state = carry
+            u, state = tx.update(g, state, p)
+            return (jax.tree.map(lambda x, d: x + d.astype(x.dtype), p, u), state), u
+
+        return jax.lax.scan(step, (params, tx.init(params)), stacked)[1]
+
+    run = jax.jit(lambda p, gs: [trajectory(tx, p, gs) for tx in txs])
+    return run(params, _stack(grads))
+
+
+def assert_optax_parity(ours, theirs, params=None, steps=30, rtol=1e-6, atol=0.0, eager=False):
+    """``steps`` updates on the same gradients, jitted (one scan each); gradtx runs under
+    the suite's strict promotion, Optax under standard promotion. With ``eager``, the
+    gradtx updates are also computed op by op and compared with Optax's jitted ones; XLA
+    fuses differently there, so tiny elements get ``rtol`` of the largest update as atol."""
+    params = example_params() if params is None else params
+    grads = gradient_sequence(params, steps, seed=1)
+    ours_u, theirs_u = _jitted_trajectories([ours, _standard(theirs)], params, grads)
+    assert_trees_close(ours_u, theirs_u, rtol=rtol, atol=atol, msg="jit:")
+    if eager:
+        ours_u = _stack(run_updates(ours, params, grads, jit=False)[0])
+        scale = max((float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(theirs_u)), default=0.0)
+        eager_atol = max(atol, rtol * scale)
+        assert_trees_close(ours_u, theirs_u, rtol=rtol, atol=eager_atol, msg="eager:")
+
+
+def _schedule(count):
+    return 0.1 / (1.0 + 0.1 * count.astype(jnp.float32))
+
+
+def _assert_same_signature(ours, theirs):
+    """Optax's positional/keyword parameters, in order, with the same defaults; gradtx
+    may add keyword-only ones."""
+    ours_p = inspect.signature(ours).parameters
+    theirs_p = inspect.signature(theirs).parameters
+    assert list(ours_p)[: len(theirs_p)] == list(theirs_p)
+    for name, p in theirs_p.items():
+        assert ours_p[name].kind == p.kind, name
+        if p.default is not inspect.Parameter.empty and not callable(p.default):
+            assert ours_p[name].default == p.default, name
+
+
+def _not_vector(tree):
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+PARITY = [
+    ("lamb", {"learning_rate": 0.01}),
+    (
+        "lamb",
+        {
+            "learning_rate": _schedule,
+            "b1": 0.8,
+            "b2": 0.99,
+            "eps": 1e-4,
+            "eps_root": 1e-8,
+            "weight_decay": 0.01,
+            "mask": _not_vector,
+        },
+    ),
+    (
+        "lamb",
+        {"learning_rate": 0.01, "weight_decay": 0.1, "mask": {"dense": True, "scalar": False}},
+    ),
+    ("lars", {"learning_rate": 0.1}),
+    (
+        "lars",
+        {
+            "learning_rate": _schedule,
+            "weight_decay": 0.01,
+            "weight_decay_mask": _not_vector,
+            "trust_coefficient": 0.01,
+            "eps": 1e-5,
+            "trust_ratio_mask": _not_vector,
+            "momentum": 0.8,
+            "nesterov": True,
+        },
+    ),
+    (
+        "lars",
+        {
+            "learning_rate": 0.1,
+            "weight_decay": 0.1,
+            "weight_decay_mask": False,
+            "trust_ratio_mask": {"dense": {"w": True, "b": False}, "scalar": True},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,eager",
+    [(n, k, i in (0, 3)) for i, (n, k) in enumerate(PARITY)],
+    ids=[f"{n}-{i}" for i, (n, _) in enumerate(PARITY)],
+)
+def test_optax_parity(name, kwargs, eager):
+    assert_optax_parity(
+        getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), eager=eager
+    )
+
+
+@pytest.mark.parametrize("name", ["lamb", "lars"])
+def test_signatures_match_optax(name):
+    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
+
+
+def test_lamb_is_the_documented_chain():
+    params = example_params()
+    grads = gradient_sequence(params, 5)
+    ours, _, _ = run_updates(gradtx.lamb(0.01, weight_decay=0.1, mask=_not_vector), params, grads)
+    chain = gradtx.chain(
+        gradtx.scale_by_adam(eps=1e-6),
+        gradtx.add_decayed_weights(0.1, mask=_not_vector),
+        gradtx.scale_by_trust_ratio(),
+        gradtx.scale_by_learning_rate(0.01),
+    )
+    expected, _, _ = run_updates(chain, params, grads)
+    for a, b in zip(ours, expected, strict=True):
+        assert_trees_close(a, b, rtol=0.0)
+
+
+def test_lamb_step_norm_is_learning_rate_times_param_norm():
+    # With the trust ratio, every layer's step has norm lr * ||theta||.
+    params = {"w": jnp.full((3, 4), 2.0), "b": jnp.array([3.0, 4.0])}
+    opt = gradtx.lamb(0.1)
+    g = gradient_sequence(params, 1)[0]
+    u, _ = opt.update(g, opt.init(params), params)
+    assert float(jnp.linalg.norm(u["w"])) == pytest.approx(
+        0.1 * float(jnp.linalg.norm(params["w"])), rel=1e-5
+    )
+    assert float(jnp.linalg.norm(u["b"])) == pytest.approx(0.5, rel=1e-5)
+
+
+def test_lars_trust_ratio_mask_leaves_masked_layers_as_sgd():
+    params = {"w": jnp.full((2, 2), 3.0), "b": jnp.array([1.0, 1.0])}
+    g = {"w": jnp.ones((2, 2)), "b": jnp.array([0.5, -0.5])}
+    opt = gradtx.lars(
+        1.0, trust_coefficient=0.5, trust_ratio_mask={"w": True, "b": False}, momentum=0.0
+    )
+    u, _ = opt.update(g, opt.init(params), params)
+    np.testing.assert_allclose(u["b"], [-0.5, 0.5])  # plain -lr * g
+    np.testing.assert_allclose(u["w"], -0.5 * 6.0 / 2.0 * np.ones((2, 2)), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [lambda: gradtx.lamb(0.01, weight_decay=0.01, mask=_not_vector), lambda: gradtx.lars(0.1)],
+    ids=["lamb", "lars"],
+)
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32])
+def test_dtypes_are_preserved(factory, dtype):
+    params = example_params(dtype)
+    opt = factory()
+    state0 = opt.init(params)
+    u, state = jax.jit(opt.update)(gradient_sequence(params, 1)[0], state0, params)
+    assert_same_shapes_and_dtypes(u, params)
+    assert_same_shapes_and_dtypes(state, state0)
+
+
+def test_float64_none_leaves_and_empty_trees(x64):
+    params = example_params(jnp.float64)
+    for opt in (
+        gradtx.lamb(0.01, weight_decay=0.1),
+        gradtx.lars(0.1, trust_ratio_mask=_not_vector),
+    ):
+        u, _ = opt.update(gradient_sequence(params, 1)[0], opt.init(params), params)
+        assert_same_shapes_and_dtypes(u, params)
+        assert opt.update({}, opt.init({}), {})[0] == {}
+        p = {"w": jnp.ones(2), "frozen": None}
+        u, _ = opt.update({"w": jnp.ones(2), "frozen": None}, opt.init(p), p)
+        assert u["frozen"] is None
+
+
+def test_params_are_required():
+    for opt in (gradtx.lamb(0.01), gradtx.lars(0.1)):
+        with pytest.raises(ValueError, match="needs params"):
+            opt.update(jnp.ones(2), opt.init(jnp.ones(2)))
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda: gradtx.lamb(float("nan")), ValueError, r"lamb\(learning_rate=nan\)"),
+        (lambda: gradtx.lamb(0.1, b1=1.0), ValueError, r"scale_by_adam\(b1=1\.0\)"),
+        (lambda: gradtx.lamb(0.1, mask="w"), TypeError, r"lamb\(mask='w'\)"),
+        (lambda: gradtx.lars(0.1, momentum=1.0), ValueError, r"lars\(momentum=1\.0\)"),
+        (lambda: gradtx.lars(0.1, trust_coefficient=0.0), ValueError, r"trust_coefficient"),
+        (lambda: gradtx.lars(0.1, weight_decay=-1.0), ValueError, r"weight_decay=-1\.0"),
+        (lambda: gradtx.lars(0.1, trust_ratio_mask=1.5), TypeError, r"trust_ratio_mask=1\.5"),
+    ],
+)
+def test_validation(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,0 +1,189 @@
+"""centralize, zero_nans, keep_params_nonnegative: references, Optax parity, dtypes, trees."""
+
+from __future__ import annotations
+
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradtx
+from tests.helpers import (
+    assert_same_shapes_and_dtypes,
+    assert_trees_close,
+    example_params,
+    gradient_sequence,
+    run_updates,
+)
+
+
+def _standard(tx):
+    """An Optax transform run under standard promotion (the suite runs strict)."""
+
+    def init(params):
+        with jax.numpy_dtype_promotion("standard"):
+            return tx.init(params)
+
+    def update(updates, state, params=None):
+        with jax.numpy_dtype_promotion("standard"):
+            return tx.update(updates, state, params)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _jitted_trajectories(txs, params, grads):
+    """The updates of each transform over ``grads`` (stacked on axis 0), params following
+    its own updates; all runs are one ``lax.scan`` each inside a single compiled call."""
+
+    def trajectory(tx, params, stacked):
+        def step(carry, g):
+            p, state = carry
+            u, state = tx.update(g, state, p)
+            return (jax.tree.map(lambda x, d: x + d.astype(x.dtype), p, u), state), u
+
+        return jax.lax.scan(step, (params, tx.init(params)), stacked)[1]
+
+    run = jax.jit(lambda p, gs: [trajectory(tx, p, gs) for tx in txs])
+    return run(params, _stack(grads))
+
+
+def assert_optax_parity(ours, theirs, params=None, steps=30, rtol=1e-6, atol=0.0, eager=False):
+    """``steps`` updates on the same gradients, jitted (one scan each); gradtx runs under
+    the suite's strict promotion, Optax under standard promotion. With ``eager``, the
+    gradtx updates are also computed op by op and compared with Optax's jitted ones; XLA
+    fuses differently there, so tiny elements get ``rtol`` of the largest update as atol."""
+    params = example_params() if params is None else params
+    grads = gradient_sequence(params, steps, seed=1)
+    ours_u, theirs_u = _jitted_trajectories([ours, _standard(theirs)], params, grads)
+    assert_trees_close(ours_u, theirs_u, rtol=rtol, atol=atol, msg="jit:")
+    if eager:
+        ours_u = _stack(run_updates(ours, params, grads, jit=False)[0])
+        scale = max((float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(theirs_u)), default=0.0)
+        eager_atol = max(atol, rtol * scale)
+        assert_trees_close(ours_u, theirs_u, rtol=rtol, atol=eager_atol, msg="eager:")
+
+
+# --- float64 NumPy references -------------------------------------------------------
+
+
+def np_centralize(g):
+    """Yong et al. 2020, eq. 4: subtract the mean over all axes but the first (rank >= 2)."""
+    g = np.asarray(g, np.float64)
+    if g.ndim < 2:
+        return g
+    return g - g.mean(axis=tuple(range(1, g.ndim)), keepdims=True)
+
+
+def test_centralize_matches_reference(x64):
+    rng = np.random.default_rng(8)
+    g = {"w": rng.normal(size=(3, 4)), "k": rng.normal(size=(2, 3, 4)), "b": rng.normal(size=5)}
+    u, _ = gradtx.centralize().update(jax.tree.map(jnp.asarray, g), gradtx.EmptyState())
+    assert_trees_close(u, jax.tree.map(np_centralize, g), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(u["k"]).mean(axis=(1, 2)), 0.0, atol=1e-14)
+
+
+def test_zero_nans_reports_per_leaf():
+    tx = gradtx.zero_nans()
+    params = {"a": jnp.zeros(3), "b": jnp.zeros((2, 2))}
+    g = {"a": jnp.array([1.0, jnp.nan, jnp.inf]), "b": jnp.ones((2, 2))}
+    u, state = jax.jit(tx.update)(g, tx.init(params))
+    np.testing.assert_array_equal(np.asarray(u["a"]), [1.0, 0.0, np.inf])
+    assert bool(state.found_nan["a"]) and not bool(state.found_nan["b"])
+    u, state = tx.update(params, state)
+    assert not any(bool(x) for x in jax.tree.leaves(state.found_nan))
+    assert gradtx.ZeroNansState._fields == optax.ZeroNansState._fields
+
+
+def test_keep_params_nonnegative_lands_on_zero():
+    tx = gradtx.keep_params_nonnegative()
+    params = {"p": jnp.array([1.0, 2.0, 0.5, -1.0]), "frozen": None}
+    g = {"p": jnp.array([-3.0, -1.0, 0.5, 0.2]), "frozen": None}
+    u, _ = tx.update(g, tx.init(params), params)
+    np.testing.assert_array_equal(np.asarray(u["p"]), [-1.0, -1.0, 0.5, 1.0])
+    assert u["frozen"] is None
+    new = gradtx.apply_updates(params["p"], u["p"])
+    assert bool(jnp.all(new >= 0))
+
+
+def test_keep_params_nonnegative_needs_params():
+    tx = gradtx.keep_params_nonnegative()
+    with pytest.raises(ValueError, match=r"keep_params_nonnegative: update\(\) needs params"):
+        tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
+
+
+def _nonnegative_params():
+    return jax.tree.map(jnp.abs, example_params())
+
+
+@pytest.mark.parametrize("name", ["centralize", "zero_nans", "keep_params_nonnegative"])
+def test_optax_parity(name):
+    params = _nonnegative_params() if name == "keep_params_nonnegative" else example_params()
+    ours, theirs = getattr(gradtx, name)(), getattr(optax, name)()
+    if name == "keep_params_nonnegative":  # it sees the final step: put a learning rate first
+        ours = gradtx.chain(gradtx.scale(-0.3), ours)
+        theirs = optax.chain(optax.scale(-0.3), theirs)
+    atol = 1e-7 if name == "centralize" else 0.0
+    assert_optax_parity(ours, theirs, params, atol=atol, eager=True)
+
+
+def test_zero_nans_parity_with_nans():
+    params = example_params()
+    grads = gradient_sequence(params, 3)
+    grads[1] = jax.tree.map(lambda x: jnp.where(x > 0.5, jnp.nan, x), grads[1])
+    ours, theirs = gradtx.zero_nans(), optax.zero_nans()
+    s1, s2 = ours.init(params), theirs.init(params)
+    for g in grads:
+        u1, s1 = ours.update(g, s1)
+        u2, s2 = theirs.update(g, s2)
+        assert_trees_close(u1, u2, rtol=0.0)
+        assert jax.tree.map(bool, s1.found_nan) == jax.tree.map(bool, s2.found_nan)
+
+
+FACTORIES = [gradtx.centralize, gradtx.zero_nans, gradtx.keep_params_nonnegative]
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32])
+def test_dtypes_are_preserved(factory, dtype):
+    params = example_params(dtype)
+    tx = factory()
+    g = gradient_sequence(params, 1)[0]
+    state0 = tx.init(params)
+    u, state = jax.jit(tx.update)(g, state0, params)
+    assert_same_shapes_and_dtypes(u, g)
+    assert_same_shapes_and_dtypes(state, state0)
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_float64_nested_and_empty_trees(x64, factory):
+    params = example_params(jnp.float64)
+    tx = factory()
+    g = gradient_sequence(params, 1)[0]
+    u, _ = tx.update(g, tx.init(params), params)
+    assert_same_shapes_and_dtypes(u, g)
+    assert tx.update({}, tx.init({}), {})[0] == {}
+
+
+def test_zero_nans_tree_mismatch():
+    tx = gradtx.zero_nans()
+    with pytest.raises(gradtx.TreeMismatchError):
+        tx.update({"a": jnp.ones(2)}, tx.init({"b": jnp.ones(2)}))
+
+
+@pytest.mark.parametrize("name", ["centralize", "zero_nans", "keep_params_nonnegative"])
+def test_signature_matches_optax(name):
+    """Optax's parameters, in order, of the same kind and with the same defaults."""
+    ours = inspect.signature(getattr(gradtx, name)).parameters
+    theirs = inspect.signature(getattr(optax, name)).parameters
+    assert list(ours) == list(theirs)
+    for arg, p in theirs.items():
+        assert ours[arg].kind == p.kind, arg
+        if not callable(p.default):
+            assert ours[arg].default == p.default, arg
