@@ -95,4 +95,18 @@ ENTRIES: list[Entry] = [
     ),
     Entry("monitor", gradtx.monitor, {"inner": gradtx.scale_by_adam()}),
     Entry("monitor_standalone", gradtx.monitor, {}),
+    # Default blocks: every leaf of the contract's small trees stays unquantized.
+    Entry("quantized_state", gradtx.quantized_state, {"inner": gradtx.scale_by_adam()}),
+    # Blocks of 4: the matrices and vectors are stored in 8 bits, the scalars are not.
+    Entry(
+        "quantized_state_blocks_of_4",
+        gradtx.quantized_state,
+        {"inner": gradtx.scale_by_adam(), "block_size": 4},
+    ),
+    Entry(
+        "quantized_state_momentum",
+        gradtx.quantized_state,
+        {"inner": gradtx.sgd(0.05, momentum=0.9), "block_size": 2},
+        is_optimizer=True,
+    ),
 ]

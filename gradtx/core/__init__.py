@@ -18,6 +18,9 @@ from gradtx.core._base import stateless_with_tree_map as stateless_with_tree_map
 from gradtx.core._base import with_extra_args_support as with_extra_args_support
 from gradtx.core._combine import chain as chain
 from gradtx.core._combine import named_chain as named_chain
+from gradtx.core._packing import PackSpec as PackSpec
+from gradtx.core._packing import pack as pack
+from gradtx.core._packing import unpack as unpack
 from gradtx.core._update import apply_updates as apply_updates
 from gradtx.core._update import incremental_update as incremental_update
 from gradtx.core._validate import TreeMismatchError as TreeMismatchError
@@ -28,6 +31,7 @@ __all__ = [
     "GradientTransformation",
     "GradientTransformationExtraArgs",
     "OptState",
+    "PackSpec",
     "Params",
     "ScalarOrSchedule",
     "Schedule",
@@ -40,8 +44,10 @@ __all__ = [
     "identity",
     "incremental_update",
     "named_chain",
+    "pack",
     "set_to_zero",
     "stateless",
     "stateless_with_tree_map",
+    "unpack",
     "with_extra_args_support",
 ]

@@ -7,6 +7,15 @@ from typing import Any
 from gradtx.core._base import GradientTransformation, with_extra_args_support
 
 
+def _check_transform(fn: str, where: str, t: Any) -> None:
+    """``TypeError`` unless ``t`` has callable ``init`` and ``update``."""
+    if not (callable(getattr(t, "init", None)) and callable(getattr(t, "update", None))):
+        raise TypeError(
+            f"{fn}({where}={t!r}): each argument must be a gradient transformation "
+            f"(an object with init and update), got {type(t).__name__}"
+        )
+
+
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """Apply ``transforms`` one after the other; the state is the tuple of their states.
 
@@ -18,6 +27,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     Returns:
       A `GradientTransformation` whose state is ``tuple(inner states)``.
 
+    Raises:
+      TypeError: if an argument is not a gradient transformation.
+
     Examples:
       >>> import jax.numpy as jnp, gradtx
       >>> tx = gradtx.chain(gradtx.clip(1.0), gradtx.scale(-0.1))
@@ -26,6 +38,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
       >>> updates["w"].round(3).tolist()
       [-0.1, 0.05]
     """
+    for i, t in enumerate(transforms):
+        _check_transform("chain", f"transforms[{i}]", t)
     transforms = tuple(with_extra_args_support(t) for t in transforms)
 
     def init_fn(params):
@@ -56,8 +70,16 @@ def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTran
       A `GradientTransformation` whose state is ``{name: inner state}``.
 
     Raises:
+      TypeError: if an argument is not a ``(name, transform)`` pair.
       ValueError: on duplicate names.
     """
+    for i, pair in enumerate(transforms):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise TypeError(
+                f"named_chain(transforms[{i}]={pair!r}): each argument must be a "
+                f"(name, transform) pair with a str name, got {type(pair).__name__}"
+            )
+        _check_transform("named_chain", f"transforms[{i}][1]", pair[1])
     names = [name for name, _ in transforms]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

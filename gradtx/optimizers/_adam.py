@@ -58,12 +58,14 @@ def adam(
     mu_dtype: Any = None,
     *,
     nesterov: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """Adam: step along the ratio of the gradients' first and second moment estimates.
 
     Equivalent to::
 
-        chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov,
+                            nu_dtype=nu_dtype),
               scale_by_learning_rate(learning_rate))
 
     The update equations are on `scale_by_adam`.
@@ -77,6 +79,8 @@ def adam(
       mu_dtype: storage dtype of the first moment (default: the parameter's); see
         `scale_by_adam` on bfloat16.
       nesterov: use Nesterov momentum (NAdam, see `nadam`). Default False.
+      nu_dtype: storage dtype of the second moment (default: the parameter's); beyond
+        Optax, keyword-only. The arithmetic still runs in the gradient's dtype.
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
@@ -103,7 +107,7 @@ def adam(
     """
     _check("adam", learning_rate, b1=b1, b2=b2)
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -128,12 +132,14 @@ def adamw(
     mask: Any = None,
     *,
     nesterov: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """AdamW: Adam with decoupled weight decay.
 
     Equivalent to::
 
-        chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov,
+                            nu_dtype=nu_dtype),
               add_decayed_weights(weight_decay, mask),
               scale_by_learning_rate(learning_rate))
 
@@ -152,6 +158,8 @@ def adamw(
       mask: which parameters decay: ``None`` (all), a pytree of bools shaped like the
         params (or a prefix of it), or a callable ``params -> such a pytree``.
       nesterov: use Nesterov momentum (NAdamW, see `nadamw`). Default False.
+      nu_dtype: storage dtype of the second moment (default: the parameter's); beyond
+        Optax, keyword-only. The arithmetic still runs in the gradient's dtype.
 
     Returns:
       A `GradientTransformation` (a `chain`) whose ``update`` needs ``params``.
@@ -177,7 +185,7 @@ def adamw(
     """
     _check("adamw", learning_rate, weight_decay, b1=b1, b2=b2)
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
@@ -197,12 +205,15 @@ def adamax(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """Adamax: Adam with the exponentially weighted infinity norm as second moment.
 
     Equivalent to::
 
-        chain(scale_by_adamax(b1, b2, eps), scale_by_learning_rate(learning_rate))
+        chain(scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype),
+              scale_by_learning_rate(learning_rate))
 
     The update equations are on `scale_by_adamax`.
 
@@ -211,6 +222,8 @@ def adamax(
       b1: first-moment decay, in [0, 1). Default 0.9.
       b2: decay of the infinity norm, in [0, 1). Default 0.999.
       eps: floor of the infinity norm, >= 0. Default 1e-8.
+      nu_dtype: storage dtype of the infinity norm (default: the parameter's); beyond
+        Optax, keyword-only.
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
@@ -236,7 +249,9 @@ def adamax(
       https://arxiv.org/abs/1412.6980
     """
     _check("adamax", learning_rate, b1=b1, b2=b2)
-    return chain(scale_by_adamax(b1, b2, eps), scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype), scale_by_learning_rate(learning_rate)
+    )
 
 
 def adamaxw(
@@ -246,12 +261,14 @@ def adamaxw(
     eps: float = 1e-8,
     weight_decay: ScalarOrSchedule = 1e-4,
     mask: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """AdamaxW: Adamax with decoupled weight decay.
 
     Equivalent to::
 
-        chain(scale_by_adamax(b1, b2, eps),
+        chain(scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype),
               add_decayed_weights(weight_decay, mask),
               scale_by_learning_rate(learning_rate))
 
@@ -265,6 +282,8 @@ def adamaxw(
       weight_decay: decay rate, >= 0, or a schedule. Default 1e-4.
       mask: which parameters decay: ``None`` (all), a pytree of bools shaped like the
         params (or a prefix of it), or a callable ``params -> such a pytree``.
+      nu_dtype: storage dtype of the infinity norm (default: the parameter's); beyond
+        Optax, keyword-only.
 
     Returns:
       A `GradientTransformation` (a `chain`) whose ``update`` needs ``params``.
@@ -287,7 +306,7 @@ def adamaxw(
     """
     _check("adamaxw", learning_rate, weight_decay, b1=b1, b2=b2)
     return chain(
-        scale_by_adamax(b1, b2, eps),
+        scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
@@ -302,13 +321,15 @@ def amsgrad(
     mu_dtype: Any = None,
     bias_correction_mu: bool = True,
     bias_correction_nu: bool = True,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """AMSGrad: Adam with a running maximum of the second moment.
 
     Equivalent to::
 
         chain(scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype,
-                               bias_correction_mu, bias_correction_nu),
+                               bias_correction_mu, bias_correction_nu, nu_dtype=nu_dtype),
               scale_by_learning_rate(learning_rate))
 
     The update equations are on `scale_by_amsgrad`.
@@ -323,6 +344,8 @@ def amsgrad(
         `scale_by_adam` on bfloat16.
       bias_correction_mu: debias the first moment. Default True.
       bias_correction_nu: debias the second moment before the maximum. Default True.
+      nu_dtype: storage dtype of the second moment and of its running maximum (default:
+        the parameter's); beyond Optax, keyword-only.
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
@@ -349,7 +372,16 @@ def amsgrad(
     """
     _check("amsgrad", learning_rate, b1=b1, b2=b2)
     return chain(
-        scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu, bias_correction_nu),
+        scale_by_amsgrad(
+            b1,
+            b2,
+            eps,
+            eps_root,
+            mu_dtype,
+            bias_correction_mu,
+            bias_correction_nu,
+            nu_dtype=nu_dtype,
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -362,12 +394,13 @@ def adabelief(
     eps_root: float = 1e-16,
     *,
     nesterov: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """AdaBelief: Adam whose step shrinks when the gradient deviates from its prediction.
 
     Equivalent to::
 
-        chain(scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov),
+        chain(scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov, nu_dtype=nu_dtype),
               scale_by_learning_rate(learning_rate))
 
     The update equations are on `scale_by_belief`.
@@ -379,6 +412,8 @@ def adabelief(
       eps: added outside the square root, >= 0. Default 1e-16.
       eps_root: added to the second moment each step, >= 0. Default 1e-16.
       nesterov: use Nesterov momentum. Default False.
+      nu_dtype: storage dtype of the prediction-error moment (default: the parameter's);
+        beyond Optax, keyword-only.
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
@@ -405,7 +440,7 @@ def adabelief(
     """
     _check("adabelief", learning_rate, b1=b1, b2=b2)
     return chain(
-        scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov),
+        scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -479,12 +514,14 @@ def radam(
     threshold: float = 5.0,
     *,
     nesterov: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """RAdam: Adam that falls back to momentum SGD while the second moment is unreliable.
 
     Equivalent to::
 
-        chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov),
+        chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov,
+                             nu_dtype=nu_dtype),
               scale_by_learning_rate(learning_rate))
 
     The update equations are on `scale_by_radam`.
@@ -498,6 +535,8 @@ def radam(
       threshold: smallest variance-tractability :math:`\\rho_t` at which the adaptive
         step is used, >= 4. Default 5.
       nesterov: use Nesterov momentum. Default False.
+      nu_dtype: storage dtype of the second moment (default: the parameter's); beyond
+        Optax, keyword-only. The arithmetic still runs in the gradient's dtype.
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
@@ -525,7 +564,7 @@ def radam(
     _check("radam", learning_rate, b1=b1, b2=b2)
     _validate.interval("radam", "threshold", threshold, 4.0)
     return chain(
-        scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov),
+        scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -535,12 +574,15 @@ def yogi(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-3,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformation:
     """Yogi: Adam whose second moment changes additively, by at most :math:`(1-\\beta_2) g^2`.
 
     Equivalent to::
 
-        chain(scale_by_yogi(b1, b2, eps), scale_by_learning_rate(learning_rate))
+        chain(scale_by_yogi(b1, b2, eps, nu_dtype=nu_dtype),
+              scale_by_learning_rate(learning_rate))
 
     The update equations are on `scale_by_yogi`.
 
@@ -549,6 +591,8 @@ def yogi(
       b1: first-moment decay, in [0, 1). Default 0.9.
       b2: second-moment rate, in [0, 1). Default 0.999.
       eps: added outside the square root, >= 0. Default 1e-3.
+      nu_dtype: storage dtype of the second moment (default: the parameter's); beyond
+        Optax, keyword-only. The arithmetic still runs in the gradient's dtype.
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
@@ -574,7 +618,9 @@ def yogi(
       https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
     """
     _check("yogi", learning_rate, b1=b1, b2=b2)
-    return chain(scale_by_yogi(b1, b2, eps), scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_yogi(b1, b2, eps, nu_dtype=nu_dtype), scale_by_learning_rate(learning_rate)
+    )
 
 
 def adan(

@@ -58,6 +58,12 @@ def clip(max_delta: float) -> GradientTransformation:
         del params, extra_args
 
         def one(g):
+            if not _numerics.is_float(g):
+                # Integer leaves: clip in their own dtype (a float bound would not promote).
+                if not jnp.issubdtype(jnp.result_type(g), jnp.signedinteger):
+                    return g
+                bound = jnp.asarray(max_delta).astype(jnp.result_type(g))
+                return jnp.clip(g, -bound, bound)
             bound = _as_dtype(max_delta, g.dtype)
             return jnp.clip(g, -bound, bound)
 
@@ -104,11 +110,14 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         del params, extra_args
         norm = tree_lib.global_norm(updates)
         keep = norm < _as_dtype(max_norm, norm.dtype)
+        # One scalar factor times each leaf: a multiply by a scalar is cheap enough for XLA
+        # to fuse into every kernel that reads the clipped leaf (a per-element divide is
+        # not, and would be written out as an extra gradient-sized buffer).
+        factor = jnp.where(keep, jnp.ones([], norm.dtype), _numerics.scalar_mul(max_norm, 1 / norm))
 
         def one(g):
             dtype = _numerics.common_dtype(_numerics.compute_dtype(g.dtype), norm.dtype)
-            clipped = _numerics.scalar_mul(max_norm, g.astype(dtype) / norm.astype(dtype))
-            return jnp.where(keep, g, clipped.astype(g.dtype))
+            return (g.astype(dtype) * factor.astype(dtype)).astype(g.dtype)
 
         return jax.tree.map(one, updates), state
 

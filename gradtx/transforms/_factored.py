@@ -16,7 +16,8 @@ __all__ = ["FactoredState", "scale_by_factored_rms"]
 
 def _decay_rate_pow(step: jax.Array, exponent: Any = 0.8) -> jax.Array:
     """Adafactor's second-moment decay ``1 - (step + 1) ** -exponent`` (float32)."""
-    t = (jnp.asarray(step) + 1).astype(jnp.float32)
+    # Add in float32: ``step + 1`` in int32 would wrap at a saturated counter.
+    t = jnp.asarray(step).astype(jnp.float32) + 1.0
     if not isinstance(exponent, (int, float)):
         exponent = jnp.asarray(exponent).astype(jnp.float32)
     return 1.0 - t ** (-exponent)

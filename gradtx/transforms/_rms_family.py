@@ -36,6 +36,11 @@ def _common(*xs: jax.Array) -> list[jax.Array]:
     return [x.astype(dtype) for x in xs]
 
 
+def _wide(*xs: jax.Array) -> list[jax.Array]:
+    """The arrays in at least float32: a float16 ``eps`` of 1e-8 would round to zero."""
+    return [x.astype(_numerics.compute_dtype(x.dtype)) for x in xs]
+
+
 def _as_dtype(value: Any, dtype: Any) -> Any:
     """A Python number stays weakly typed; an array hyperparameter is cast to ``dtype``."""
     if isinstance(value, (int, float)):
@@ -139,7 +144,7 @@ def scale_by_rms(
             nu_hat = nu
 
         def one(g, v):
-            g_, v_ = _common(g, v)
+            g_, v_ = _wide(*_common(g, v))
             return (_inverse_root(v_, eps, eps_in_sqrt) * g_).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, nu_hat)
@@ -247,8 +252,9 @@ def scale_by_stddev(
             mu_hat, nu_hat = mu, nu
 
         def one(g, m, v):
-            g_, m_, v_ = _common(g, m, v)
-            variance = v_ - _numerics.abs_sq(m_)
+            g_, m_, v_ = _wide(*_common(g, m, v))
+            # Clamp: rounding in the stored moments can make E[g^2] - E[g]^2 slightly negative.
+            variance = jnp.maximum(v_ - _numerics.abs_sq(m_), 0.0)
             return (_inverse_root(variance, eps, eps_in_sqrt) * g_).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, mu_hat, nu_hat)

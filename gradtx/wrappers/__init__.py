@@ -13,6 +13,7 @@ from gradtx.wrappers import (
     _loss_scale,
     _masking,
     _monitor,
+    _quantized,
 )
 from gradtx.wrappers._accumulation import *  # noqa: F403
 from gradtx.wrappers._averaging import *  # noqa: F403
@@ -22,6 +23,7 @@ from gradtx.wrappers._lookahead import *  # noqa: F403
 from gradtx.wrappers._loss_scale import *  # noqa: F403
 from gradtx.wrappers._masking import *  # noqa: F403
 from gradtx.wrappers._monitor import *  # noqa: F403
+from gradtx.wrappers._quantized import *  # noqa: F403
 
 __all__ = sorted(
     {
@@ -33,5 +35,6 @@ __all__ = sorted(
         *_averaging.__all__,
         *_loss_scale.__all__,
         *_monitor.__all__,
+        *_quantized.__all__,
     }
 )

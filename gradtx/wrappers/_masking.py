@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from gradtx.core import _validate
 from gradtx.core._base import GradientTransformation, OptState, Params, set_to_zero
 from gradtx.wrappers._util import check_inner
 
@@ -92,6 +93,9 @@ def _masked(
         return MaskedState(inner_state=inner.init(_apply_mask(params, mask_tree)))
 
     def update_fn(updates, state, params=None, **extra_args):
+        if params is not None:
+            # The mask is applied to both trees; name the mismatch before tree.map does.
+            _validate.tree_match(fn, updates, params, what="params", shapes=False)
         mask_tree = _mask_for(fn, mask, updates)
         if mask_compatible_extra_args:
             structure = jax.tree.structure(updates)

@@ -1,0 +1,82 @@
+"""The benchmark scripts run in ``--quick`` mode, so they cannot rot (no timing checks)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    """Import ``benchmarks/<name>.py`` as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_memory_quick(capsys):
+    rows = _load("bench_memory").main(["--quick"])
+    out = capsys.readouterr().out
+    assert "backend" in out and "bytes/param" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("quantized_state(adam) "))
+    ratio = float(line.split()[-1])
+    assert ratio <= 0.3, line
+    by_label = {label: (per_param, r) for label, _, per_param, r in rows}
+    assert by_label["adam"] == (pytest.approx(8.0, rel=1e-4), 1.0)
+    assert by_label["adam(mu=bf16, nu=bf16)"] == pytest.approx((4.0, 0.5), rel=1e-4)
+    assert by_label["adafactor (factored)"][1] < 0.05
+
+
+def test_bench_step_quick(capsys):
+    out_rows = _load("bench_step").main(["--quick"])
+    out = capsys.readouterr().out
+    assert "backend" in out and "triad a=b+s*c" in out
+    for tree in ("A", "B", "C"):
+        for label in ("optax", "gradtx", "gradtx-packed"):
+            for suffix in ("", " +donate"):
+                seconds = out_rows["rows"][(tree, "adamw_clip", label + suffix)]
+                assert 0.0 < seconds < 60.0
+        assert out_rows["triad"][tree] > 0.0
+    assert out_rows["params"] == {"A": 33632, "B": 5000, "C": 10224}
+    # torch is optional: either its rows or the note that it is missing.
+    assert "torch not installed" in out or "torch fused" in out
+    assert "summary (adamw_clip)" in out and "donate / no donate" in out
+
+
+def test_bench_step_only_filters(capsys):
+    out_rows = _load("bench_step").main(["--quick", "--only", "C,sgd_momentum,gradtx"])
+    capsys.readouterr()
+    assert set(out_rows["rows"]) == {
+        ("C", "sgd_momentum", "gradtx"),
+        ("C", "sgd_momentum", "gradtx +donate"),
+    }
+
+
+def test_bench_step_tree_shapes_match_the_issue():
+    bench = _load("bench_step")
+    a = bench.tree_shapes("A", quick=False)
+    b = bench.tree_shapes("B", quick=False)
+    c = bench.tree_shapes("C", quick=False)
+    count = lambda shapes: sum(int(np.prod(s)) for s in shapes)  # noqa: E731
+    assert len(a) == 146 and 25_000_000 <= count(a) <= 25_400_000
+    assert len(b) == 2000 and count(b) == 2_000_000
+    assert len(c) == 6 and count(c) == 10_224
+
+
+def test_bench_compile_quick(capsys):
+    results = _load("bench_compile").main(["--quick"])
+    out = capsys.readouterr().out
+    assert "compile s" in out and "peak RSS MB" in out
+    assert set(results) == {
+        (impl, leaves) for impl in ("optax", "gradtx", "gradtx-packed") for leaves in (10, 100)
+    }
+    for r in results.values():
+        assert r is not None and "error" not in r, r
+        assert r["compile_s"] > 0.0 and r["peak_rss_mb"] > 0.0
