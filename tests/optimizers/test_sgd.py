@@ -17,12 +17,12 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optimizers.optax_parity import (
+from tests.optax_parity import (
     assert_optax_parity,
     first_of_each_name,
 )
-from tests.optimizers.optax_parity import assert_same_signature as _assert_same_signature
-from tests.optimizers.optax_parity import schedule as _schedule
+from tests.optax_parity import assert_same_signature as _assert_same_signature
+from tests.optax_parity import schedule as _schedule
 
 PARITY = [
     ("sgd", {"learning_rate": 0.05}),
