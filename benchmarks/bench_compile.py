@@ -11,10 +11,13 @@ that nothing is cached between measurements:
   one process, it is the running maximum);
 * ``temp MB``: the compiled executable's temporary buffers (``memory_analysis()``);
 
-for ``optax`` (on the tree), ``gradtx`` (on the tree) and ``gradtx-packed`` (on the
+for ``optax`` (on the tree), ``gradtx`` (on the tree), ``gradtx-flat``
+(``gradtx.flatten`` around the same chain, on the tree), ``gradtx-packed`` (on the
 buffers of `gradtx.pack`, the way a training loop that keeps its parameters packed
-calls it). A measurement that does not finish within ``--timeout`` seconds is killed
-and printed as ``>T s`` (Optax's step on 10000 leaves can take many minutes).
+calls it), and ``floor``: plain SGD written by hand, ``p - 1e-3 * g`` per leaf, the least
+any per-leaf optimizer on the tree can cost XLA to compile. A measurement that does not
+finish within ``--timeout`` seconds is killed and printed as ``>T s`` (Optax's step on
+10000 leaves can take many minutes).
 
 Usage::
 
@@ -34,7 +37,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-IMPLS = ("optax", "gradtx", "gradtx-packed")
+IMPLS = ("optax", "gradtx", "gradtx-flat", "gradtx-packed", "floor")
 FULL_SIZES = ((150, 1000), (2000, 1000), (10000, 100))
 QUICK_SIZES = ((10, 100), (100, 10))
 
@@ -57,9 +60,13 @@ def worker(impl: str, leaves: int, size: int) -> dict[str, Any]:
         params, _ = gradtx.pack(params)
     schedule = lib.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 10_000)
     tx = lib.chain(lib.clip_by_global_norm(1.0), lib.adamw(schedule, weight_decay=0.01))
+    if impl == "gradtx-flat":
+        tx = gradtx.flatten(tx)
     state = tx.init(params)
 
     def step(p, s, g):
+        if impl == "floor":
+            return jax.tree.map(lambda x, y: x - 1e-3 * y, p, g), s
         updates, s = tx.update(g, s, p)
         return lib.apply_updates(p, updates), s
 

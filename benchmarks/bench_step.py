@@ -4,6 +4,9 @@ For each tree and optimizer it times one jitted ``update`` + ``apply_updates`` s
 
 * ``optax``: Optax on the parameter tree;
 * ``gradtx``: gradtx on the same tree;
+* ``gradtx-flat``: ``gradtx.flatten(optimizer)`` on the same tree: the step
+  concatenates the leaves, runs the optimizer on one vector (state kept flat) and splits
+  the update (tree C only by default);
 * ``gradtx-packed``: gradtx on the tree packed by `gradtx.pack` (a few flat buffers);
 * ``optax-packed`` (adamw+clip only): Optax on the same packed buffers, to separate
   what packing buys from what gradtx's formulation buys;
@@ -36,7 +39,8 @@ Usage::
         [--repeats R] [--steps S]
 
 ``--only`` keeps the rows matching its comma-separated tokens: tree names (A, B, C),
-optimizer names, implementation names (optax, gradtx, gradtx-packed, optax-packed, torch).
+optimizer names, implementation names (optax, gradtx, gradtx-flat, gradtx-packed,
+optax-packed, torch).
 On tree B the unpacked rows (``optax``, ``gradtx``) compile for minutes each on CPU, so
 by default only ``adamw_clip`` gets them; name an optimizer in ``--only`` to force them.
 A full run on a 2-core CPU takes about half an hour; on one H200 a few minutes.
@@ -62,7 +66,11 @@ import gradtx
 
 TREES = ("A", "B", "C")
 OPTIMIZERS = ("adam", "adamw_clip", "sgd_momentum", "lion", "adafactor")
-IMPLS = ("optax", "gradtx", "gradtx-packed", "optax-packed")
+IMPLS = ("optax", "gradtx", "gradtx-flat", "gradtx-packed", "optax-packed")
+# gradtx.flatten concatenates the tree inside every step: a win on small trees, but on
+# wide trees XLA:CPU compiles its thousands of slices slowly, and on large trees the
+# copies cost bandwidth. By default it runs on tree C only; name a tree to force it.
+FLAT_TREES = ("C",)
 # Minimal bytes moved per parameter and step (float32): reads and writes of p, g and state.
 BYTES_PER_PARAM = {"adam": 28, "adamw_clip": 32, "sgd_momentum": 20, "lion": 20, "adafactor": 12}
 SHAPE_DEPENDENT = {"adafactor"}
@@ -159,7 +167,12 @@ def _compile(fn: Callable, donate: bool, *args: Any) -> tuple[Callable, float]:
 
 
 def build_configs(
-    tree: str, opt: str, impls: Sequence[str], quick: bool, wide_tree_paths: bool = True
+    tree: str,
+    opt: str,
+    impls: Sequence[str],
+    quick: bool,
+    wide_tree_paths: bool = True,
+    flat: bool = True,
 ) -> tuple[list[Config], int, int]:
     """Compiled configurations of one (tree, optimizer) group; also #params and #leaves."""
     shapes = tree_shapes(tree, quick)
@@ -173,11 +186,15 @@ def build_configs(
             continue
         if impl == "optax-packed" and opt != "adamw_clip":
             continue
+        if impl == "gradtx-flat" and (not flat or opt in SHAPE_DEPENDENT):
+            continue
         if not impl.endswith("-packed") and not wide_tree_paths:
             continue
         lib = optax if impl.startswith("optax") else gradtx
         p, g = (packed_params, packed_grads) if impl.endswith("-packed") else (params, grads)
         tx = make_optimizer(lib, opt)
+        if impl == "gradtx-flat":
+            tx = gradtx.flatten(tx)
         for donate in (False, True):
             state = tx.init(p)
             compiled, _ = _compile(_step_fn(lib, tx), donate, p, state, g)
@@ -277,7 +294,7 @@ def _main(argv: Sequence[str] | None) -> dict[str, Any]:
     tokens = [t.strip() for t in args.only.split(",") if t.strip()]
     trees = _select(tokens, TREES, TREES)
     opts = _select(tokens, OPTIMIZERS, ("adamw_clip",) if args.quick else OPTIMIZERS)
-    default_impls = IMPLS[:3] if args.quick else IMPLS
+    default_impls = IMPLS[:4] if args.quick else IMPLS
     impls = _select(tokens, (*IMPLS, "torch"), (*default_impls, "torch"))
     repeats = args.repeats or (2 if args.quick else 7)
     steps_for = {"A": 2, "B": 2, "C": 5} if args.quick else {"A": 3, "B": 5, "C": 50}
@@ -298,7 +315,8 @@ def _main(argv: Sequence[str] | None) -> dict[str, Any]:
             # by default only adamw_clip gets those rows; name the optimizer to get more.
             wide = args.quick or tree != "B" or opt == "adamw_clip" or opt in tokens
             jax_impls = [i for i in impls if i != "torch"]
-            configs, size, leaves = build_configs(tree, opt, jax_impls, args.quick, wide)
+            flat = args.quick or tree in FLAT_TREES or tree in tokens
+            configs, size, leaves = build_configs(tree, opt, jax_impls, args.quick, wide, flat)
             triad = _triad_config(size)
             steps = args.steps or steps_for[tree]
             time_configs([*configs, triad], repeats, steps)
@@ -363,16 +381,17 @@ def _summary(out: dict[str, Any]) -> None:
         if ox is None:
             continue
         best_optax = min(t for t in (ox, oxd) if t is not None)
-        for label in ("gradtx", "gradtx +donate", "gradtx-packed", "gradtx-packed +donate"):
+        labels = ("gradtx", "gradtx-flat", "gradtx-packed")
+        for label in (f"{impl}{suffix}" for impl in labels for suffix in ("", " +donate")):
             t = get(tree, label)
             if t is not None:
                 lines.append(f"{tree}: {label:22} / best optax = {t / best_optax:5.2f}")
-        for plain in ("gradtx", "gradtx-packed"):
+        for plain in labels:
             a, b = get(tree, plain), get(tree, plain + " +donate")
             if a and b:
                 lines.append(f"{tree}: {plain:22} donate / no donate = {b / a:5.2f}")
         fused = get(tree, "torch fused")
-        for label in ("gradtx +donate", "gradtx-packed +donate"):
+        for label in (f"{impl} +donate" for impl in labels):
             t = get(tree, label)
             if fused and t:
                 lines.append(f"{tree}: {label:22} / torch fused = {t / fused:5.2f}")

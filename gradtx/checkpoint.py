@@ -101,6 +101,20 @@ def restore(path: str | os.PathLike[str], like: Any) -> Any:
     Raises:
       CheckpointMismatchError: when the structure, a shape or a dtype differs, with the
         tree path of the first difference.
+
+    Examples:
+      >>> import os, tempfile, jax.numpy as jnp, gradtx
+      >>> state = {"w": jnp.array([1.5, -2.0]), "count": jnp.array(7, jnp.int32)}
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     f = gradtx.checkpoint.save(os.path.join(d, "state.npz"), state)
+      ...     back = gradtx.checkpoint.restore(f, like=state)
+      ...     try:  # a template with another dtype is refused, not cast
+      ...         gradtx.checkpoint.restore(f, like={**state, "w": jnp.zeros(2, jnp.bfloat16)})
+      ...     except gradtx.checkpoint.CheckpointMismatchError:
+      ...         print("mismatch")
+      mismatch
+      >>> back["w"].tolist(), int(back["count"]), back["count"].dtype
+      ([1.5, -2.0], 7, dtype('int32'))
     """
     with np.load(Path(path)) as data:
         header = json.loads(bytes(data["header"]).decode())

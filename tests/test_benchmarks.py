@@ -39,7 +39,7 @@ def test_bench_step_quick(capsys):
     out = capsys.readouterr().out
     assert "backend" in out and "triad a=b+s*c" in out
     for tree in ("A", "B", "C"):
-        for label in ("optax", "gradtx", "gradtx-packed"):
+        for label in ("optax", "gradtx", "gradtx-flat", "gradtx-packed"):
             for suffix in ("", " +donate"):
                 seconds = out_rows["rows"][(tree, "adamw_clip", label + suffix)]
                 assert 0.0 < seconds < 60.0
@@ -71,12 +71,12 @@ def test_bench_step_tree_shapes_match_the_issue():
 
 
 def test_bench_compile_quick(capsys):
-    results = _load("bench_compile").main(["--quick"])
+    bench = _load("bench_compile")
+    results = bench.main(["--quick"])
     out = capsys.readouterr().out
     assert "compile s" in out and "peak RSS MB" in out
-    assert set(results) == {
-        (impl, leaves) for impl in ("optax", "gradtx", "gradtx-packed") for leaves in (10, 100)
-    }
+    assert bench.IMPLS == ("optax", "gradtx", "gradtx-flat", "gradtx-packed", "floor")
+    assert set(results) == {(impl, leaves) for impl in bench.IMPLS for leaves in (10, 100)}
     for r in results.values():
         assert r is not None and "error" not in r, r
         assert r["compile_s"] > 0.0 and r["peak_rss_mb"] > 0.0

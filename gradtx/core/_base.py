@@ -24,10 +24,46 @@ ScalarOrSchedule = float | jax.Array | Schedule
 
 
 class TransformInitFn(Protocol):
+    """The type of ``init``: ``init(params) -> state``.
+
+    Args:
+      params: the parameter tree the state is built for.
+
+    Returns:
+      The initial optimizer state (any pytree).
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> init: gradtx.TransformInitFn = gradtx.trace(decay=0.9).init
+      >>> init({"w": jnp.ones(2)}).trace["w"].tolist()
+      [0.0, 0.0]
+    """
+
     def __call__(self, params: Params) -> OptState: ...
 
 
 class TransformUpdateFn(Protocol):
+    """The type of ``update``: ``update(updates, state, params=None, **extra_args)``.
+
+    Args:
+      updates: this step's update tree (gradients for the first transform).
+      state: the state returned by ``init`` or the previous ``update``.
+      params: the current parameters; ``None`` when the transform needs none.
+      **extra_args: keyword arguments such as ``value=``; unused ones are ignored.
+
+    Returns:
+      ``(new_updates, new_state)``.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.scale(2.0)
+      >>> update: gradtx.TransformUpdateFn = tx.update
+      >>> g = {"w": jnp.array([1.0, -1.0])}
+      >>> new_g, _ = update(g, tx.init(g), None, value=jnp.array(0.5))
+      >>> new_g["w"].tolist()
+      [2.0, -2.0]
+    """
+
     def __call__(
         self,
         updates: Updates,
@@ -85,6 +121,19 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
 
     Returns:
       A `GradientTransformation` whose ``update`` accepts and drops extra keyword args.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> class Halve:  # a third-party transform without **extra_args
+      ...     def init(self, params):
+      ...         return ()
+      ...     def update(self, updates, state, params=None):
+      ...         return {k: v / 2 for k, v in updates.items()}, state
+      >>> tx = gradtx.with_extra_args_support(Halve())
+      >>> g = {"w": jnp.array([1.0, 3.0])}
+      >>> out, _ = tx.update(g, tx.init(g), value=jnp.array(0.0))
+      >>> out["w"].tolist()
+      [0.5, 1.5]
     """
     if accepts_extra_args(tx.update):
         return GradientTransformation(tx.init, tx.update)
@@ -101,6 +150,14 @@ def identity() -> GradientTransformation:
 
     Returns:
       A `GradientTransformation` with `EmptyState`.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.identity()
+      >>> g = {"w": jnp.array([1.0, -2.0])}
+      >>> out, state = tx.update(g, tx.init(g))
+      >>> out["w"].tolist(), state
+      ([1.0, -2.0], EmptyState())
     """
 
     def init_fn(params):
@@ -119,6 +176,14 @@ def set_to_zero() -> GradientTransformation:
 
     Returns:
       A `GradientTransformation` with `EmptyState`.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.set_to_zero()
+      >>> g = {"w": jnp.array([1.0, -2.0])}
+      >>> out, _ = tx.update(g, tx.init(g))
+      >>> out["w"].tolist()
+      [0.0, 0.0]
     """
 
     def init_fn(params):
@@ -142,6 +207,17 @@ def stateless(
 
     Returns:
       A `GradientTransformation` with `EmptyState`.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> # Rescale the whole tree to unit global norm.
+      >>> tx = gradtx.stateless(
+      ...     lambda u, p: gradtx.tree.scale(1.0 / gradtx.tree.global_norm(u), u)
+      ... )
+      >>> g = {"a": jnp.array([3.0]), "b": jnp.array([4.0])}
+      >>> out, _ = tx.update(g, tx.init(g))
+      >>> out["a"].round(3).tolist(), out["b"].round(3).tolist()
+      ([0.6], [0.8])
     """
 
     def init_fn(params):
@@ -165,6 +241,16 @@ def stateless_with_tree_map(
 
     Returns:
       A `GradientTransformation` with `EmptyState`.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> # Add 0.1 * param to every update leaf (decoupled weight decay).
+      >>> tx = gradtx.stateless_with_tree_map(lambda u, p: u + 0.1 * p)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> g = {"w": jnp.array([0.5, 0.5])}
+      >>> out, _ = tx.update(g, tx.init(params), params)
+      >>> out["w"].round(3).tolist()
+      [0.6, 0.7]
     """
 
     def tree_f(updates, params):

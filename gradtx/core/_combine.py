@@ -72,6 +72,19 @@ def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTran
     Raises:
       TypeError: if an argument is not a ``(name, transform)`` pair.
       ValueError: on duplicate names.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.named_chain(
+      ...     ("momentum", gradtx.trace(decay=0.9)), ("lr", gradtx.scale(-0.1))
+      ... )
+      >>> params = {"w": jnp.array([1.0, -2.0])}
+      >>> state = tx.init(params)
+      >>> sorted(state)
+      ['lr', 'momentum']
+      >>> updates, state = tx.update(params, state)
+      >>> updates["w"].round(3).tolist(), state["momentum"].trace["w"].tolist()
+      ([-0.1, 0.2], [1.0, -2.0])
     """
     for i, pair in enumerate(transforms):
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):

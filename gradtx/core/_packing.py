@@ -40,6 +40,16 @@ class PackSpec:
       group_sizes: the length of each buffer.
       leaf_group: for each leaf (in ``jax.tree.leaves`` order) the index of its buffer.
       leaf_shapes: each leaf's shape.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tree = {"b": jnp.zeros(3), "w": jnp.ones((2, 2)), "s": jnp.ones(2, jnp.bfloat16)}
+      >>> _, spec = gradtx.pack(tree)
+      >>> spec.groups, spec.group_sizes, spec.num_leaves
+      (('bfloat16.0', 'float32.0'), (2, 7), 3)
+      >>> print(spec.describe())
+      bfloat16.0: 2 elements in 1 leaves
+      float32.0: 7 elements in 2 leaves
     """
 
     treedef: Any

@@ -45,6 +45,12 @@ def incremental_update(new_tensors: Params, old_tensors: Params, step_size: floa
 
     Returns:
       The blended tree.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> new, old = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([0.0, 0.0])}
+      >>> gradtx.incremental_update(new, old, step_size=0.25)["w"].tolist()
+      [0.25, 0.5]
     """
     return jax.tree.map(
         lambda n, o: (step_size * n + (1.0 - step_size) * o).astype(o.dtype),

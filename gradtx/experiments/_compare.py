@@ -32,6 +32,15 @@ class ComparisonRow:
         minimum, or ``None`` when the landscape lists none.
       compile_s: seconds spent tracing and compiling the run.
       run_s: seconds spent executing the compiled run.
+
+    Examples:
+      >>> from gradtx import experiments
+      >>> row = experiments.ComparisonRow(
+      ...     optimizer="sgd", steps_to_tol=12, final_loss=1e-5, final_distance=None,
+      ...     compile_s=0.25, run_s=0.004,
+      ... )
+      >>> row.optimizer, row.steps_to_tol, row.final_distance
+      ('sgd', 12, None)
     """
 
     optimizer: str
@@ -92,6 +101,24 @@ class Comparison:
         ``min_value`` unless given).
       rows: one `ComparisonRow` per optimizer, in the order given.
       trajectories: the full `Trajectory` of each optimizer, by name (for plotting).
+
+    Examples:
+      >>> from gradtx import experiments
+      >>> rows = [
+      ...     experiments.ComparisonRow("sgd", 12, 1e-5, 0.003, 0.25, 0.004),
+      ...     experiments.ComparisonRow("adam", None, 0.5, None, 0.5, 0.006),
+      ... ]
+      >>> result = experiments.Comparison(
+      ...     landscape="bowl", steps=50, tol=1e-3, target=0.0, rows=rows, trajectories={}
+      ... )
+      >>> len(result), result["adam"].final_loss
+      (2, 0.5)
+      >>> print(result)
+      bowl: 50 steps, tol 0.001, target loss 0
+      optimizer  steps to tol  final loss  dist to min  compile s  run ms
+      ---------  ------------  ----------  -----------  ---------  ------
+      sgd                  12   1.000e-05     3.00e-03       0.25     4.0
+      adam                  -   5.000e-01            -       0.50     6.0
     """
 
     landscape: str

@@ -202,6 +202,33 @@ def compile_run(
 
     Same arguments and checks as `run`. The compilation happens in this call, the
     execution in the returned function, so the two can be timed apart.
+
+    Args:
+      tx: any gradient transformation (``init``/``update`` pair).
+      fn: ``fn(params) -> scalar`` loss, differentiable with ``jax.grad``.
+      x0: the starting parameters (an array or any pytree), as in `run`.
+      steps: the number of optimizer steps, an integer >= 0.
+      noise_scale: standard deviation of the Gaussian gradient noise, >= 0. Default 0.
+      key: PRNG key for the noise; required when ``noise_scale > 0``.
+
+    Returns:
+      A function of no arguments that runs the compiled program and returns the same
+      `Trajectory` as ``run(tx, fn, x0, steps, ...)``; each call re-executes it.
+
+    Raises:
+      ValueError: if ``steps < 0``, ``noise_scale < 0``, or ``noise_scale > 0`` without
+        ``key``.
+      TypeError: if ``tx`` has no ``init``/``update``, ``fn`` is not callable or ``steps``
+        is not an integer.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> from gradtx import experiments
+      >>> fn = lambda x: 0.5 * jnp.sum(x**2)
+      >>> execute = experiments.compile_run(gradtx.scale(-0.5), fn, jnp.array([2.0]), steps=3)
+      >>> traj = execute()  # x_{t+1} = 0.5 * x_t
+      >>> traj.params[:, 0].tolist(), traj.losses.round(4).tolist()
+      ([2.0, 1.0, 0.5, 0.25], [2.0, 0.5, 0.125, 0.0312])
     """
     noisy = _check(tx, fn, steps, noise_scale, key)
     x0 = _as_params(x0)

@@ -79,6 +79,20 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
 
     Raises:
       TypeError: if ``step_size_fn`` is not callable.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.scale_by_schedule(lambda count: -1.0 / (count.astype(jnp.float32) + 1.0))
+      >>> g = jnp.ones(2)
+      >>> state = tx.init(g)
+      >>> for _ in range(3):
+      ...     updates, state = tx.update(g, state)
+      ...     print(updates.round(3).tolist())
+      [-1.0, -1.0]
+      [-0.5, -0.5]
+      [-0.333, -0.333]
+      >>> int(state.count)
+      3
     """
     if not callable(step_size_fn):
         raise TypeError(f"scale_by_schedule(step_size_fn={step_size_fn!r}): must be callable")
@@ -179,6 +193,13 @@ def scale_by_sign() -> GradientTransformation:
 
     Returns:
       A `GradientTransformation` with `EmptyState`.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.scale_by_sign()
+      >>> g = jnp.array([0.3, -2.0, 0.0])
+      >>> tx.update(g, tx.init(g))[0].tolist()
+      [1.0, -1.0, 0.0]
 
     References:
       Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems",

@@ -20,6 +20,12 @@ def zeros_like(tree: Any, dtype: Any = None) -> Any:
 
     Returns:
       The zero tree.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> z = gradtx.tree.zeros_like({"w": jnp.ones(2), "n": jnp.ones(1, jnp.int32)}, jnp.bfloat16)
+      >>> z["w"].tolist(), z["w"].dtype, z["n"].dtype  # integer leaves keep their dtype
+      ([0.0, 0.0], dtype(bfloat16), dtype('int32'))
     """
     return full_like(tree, 0, dtype)
 
@@ -33,6 +39,11 @@ def ones_like(tree: Any, dtype: Any = None) -> Any:
 
     Returns:
       The tree of ones.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> gradtx.tree.ones_like({"w": jnp.zeros((2,))})["w"].tolist()
+      [1.0, 1.0]
     """
     return full_like(tree, 1, dtype)
 
@@ -47,6 +58,12 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
 
     Returns:
       The filled tree.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> t = gradtx.tree.full_like({"w": jnp.zeros(2), "b": jnp.zeros((), jnp.float16)}, 0.5)
+      >>> t["w"].tolist(), float(t["b"]), t["b"].dtype
+      ([0.5, 0.5], 0.5, dtype('float16'))
     """
 
     def one(x):
@@ -72,6 +89,17 @@ def random_like(
 
     Returns:
       The random tree.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, gradtx
+      >>> tree = {"a": jnp.zeros(3), "b": jnp.zeros((2, 2))}
+      >>> sample = jax.jit(gradtx.tree.random_like)
+      >>> r = sample(jax.random.key(0), tree)
+      >>> r["a"].shape, r["b"].shape, r["b"].dtype
+      ((3,), (2, 2), dtype('float32'))
+      >>> again = sample(jax.random.key(0), tree)  # same key, same tree
+      >>> bool(jnp.all(r["a"] == again["a"])), bool(jnp.any(r["a"] != r["b"][0, 0]))
+      (True, True)
     """
     leaves, treedef = jax.tree.flatten(tree)
     keys = jax.random.split(key, max(len(leaves), 1))
@@ -91,6 +119,13 @@ def cast(tree: Any, dtype: Any) -> Any:
 
     Returns:
       The cast tree; integer and boolean leaves are kept as they are.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tree = {"w": jnp.array([1.5]), "n": jnp.array([2], jnp.int32)}
+      >>> t = gradtx.tree.cast(tree, jnp.bfloat16)
+      >>> t["w"].dtype, t["n"].dtype
+      (dtype(bfloat16), dtype('int32'))
     """
     if dtype is None:
         return tree

@@ -21,6 +21,12 @@ def add(tree: Any, *others: Any) -> Any:
 
     Returns:
       ``tree + others[0] + ...`` per leaf.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> x = {"w": jnp.array([1.0, 2.0])}
+      >>> gradtx.tree.add(x, x, {"w": jnp.array([0.5, 0.5])})["w"].tolist()
+      [2.5, 4.5]
     """
     return jax.tree.map(lambda *xs: functools.reduce(operator.add, xs), tree, *others)
 
@@ -34,6 +40,11 @@ def sub(tree_x: Any, tree_y: Any) -> Any:
 
     Returns:
       The difference tree.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> gradtx.tree.sub({"w": jnp.array([3.0, 1.0])}, {"w": jnp.array([1.0, 1.0])})["w"].tolist()
+      [2.0, 0.0]
     """
     return jax.tree.map(operator.sub, tree_x, tree_y)
 
@@ -47,6 +58,12 @@ def scale(scalar: Any, tree: Any) -> Any:
 
     Returns:
       ``scalar * tree`` per leaf, each leaf keeping its dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> t = gradtx.tree.scale(0.5, {"w": jnp.array([2.0, -4.0], jnp.bfloat16)})
+      >>> t["w"].tolist(), t["w"].dtype
+      ([1.0, -2.0], dtype(bfloat16))
     """
     return jax.tree.map(lambda x: (scalar * x).astype(jnp.result_type(x)), tree)
 
@@ -73,6 +90,13 @@ def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
 
     Returns:
       A scalar.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> x = {"a": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}
+      >>> y = {"a": jnp.array([4.0, 5.0]), "b": jnp.array(-1.0)}
+      >>> float(gradtx.tree.vdot(x, y))  # 4 + 10 - 3
+      11.0
     """
     xs, ys = jax.tree.leaves(tree_x), jax.tree.leaves(tree_y)
     if not xs:
@@ -92,6 +116,11 @@ def sum_of_squares(tree: Any) -> jax.Array:
 
     Returns:
       A real scalar.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> float(gradtx.tree.sum_of_squares({"a": jnp.array([1.0, 2.0]), "b": None, "c": 3.0}))
+      14.0
     """
     leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
     if not leaves:
@@ -122,6 +151,12 @@ def l2_norm(tree: Any, squared: bool = False) -> jax.Array:
 
     Returns:
       A scalar in float32 (float64 when a leaf is float64).
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> t = {"a": jnp.array([3.0]), "b": jnp.array([4.0], jnp.bfloat16)}
+      >>> float(gradtx.tree.l2_norm(t)), float(gradtx.tree.l2_norm(t, squared=True))
+      (5.0, 25.0)
     """
     sq = sum_of_squares(tree)
     return sq if squared else jnp.sqrt(sq)
@@ -154,7 +189,19 @@ def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
 
     Returns:
       The selected tree.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> x, y = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([-1.0, -2.0])}
+      >>> gradtx.tree.where(jnp.array(False), x, y)["w"].tolist()
+      [-1.0, -2.0]
+      >>> gradtx.tree.where({"w": jnp.array([True, False])}, x, y)["w"].tolist()
+      [1.0, -2.0]
     """
-    if isinstance(condition, (bool, jax.Array)) or jnp.ndim(condition) == 0:
+    if (
+        jax.tree.structure(condition).num_leaves == 1
+        and jnp.ndim(jax.tree.leaves(condition)[0]) == 0
+    ):
+        condition = jax.tree.leaves(condition)[0]
         return jax.tree.map(lambda x, y: jnp.where(condition, x, y), tree_x, tree_y)
     return jax.tree.map(lambda c, x, y: jnp.where(c, x, y), condition, tree_x, tree_y)

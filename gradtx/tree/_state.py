@@ -86,6 +86,14 @@ def set(state: Any, **values: Any) -> Any:  # noqa: A001 - mirrors get
 
     Returns:
       The new state (NamedTuples are ``_replace``d, dicts copied).
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.chain(gradtx.scale_by_adam(), gradtx.scale(-1e-3))
+      >>> state = tx.init({"w": jnp.zeros(2)})
+      >>> state = gradtx.tree.set(state, count=jnp.array(10, jnp.int32))
+      >>> int(gradtx.tree.get(state, "count")), state[0].mu["w"].tolist()
+      (10, [0.0, 0.0])
     """
 
     def rebuild(node):

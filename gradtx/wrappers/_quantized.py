@@ -79,6 +79,16 @@ class QuantizedArray:
         (it holds a negative value) or the unsigned one.
       shape: the original leaf's shape (static).
       dtype: the original leaf's dtype (static).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, gradtx
+      >>> x = jnp.array([1.0, -0.5, 0.25, 0.0, 3.0, 0.1])
+      >>> q = jax.jit(gradtx.QuantizedArray.quantize, static_argnums=1)(x, 4)  # block_size=4
+      >>> q.codes.shape, q.codes.dtype, q.scale.tolist(), q.signed.tolist()
+      ((2, 4), dtype('uint8'), [1.0, 3.0], [True, False])
+      >>> x_back = jax.jit(gradtx.QuantizedArray.dequantize)(q)
+      >>> [round(v, 2) for v in x_back.tolist()]  # close to x, within 8-bit precision
+      [1.0, -0.49, 0.25, 0.0, 3.0, 0.1]
     """
 
     codes: jax.Array

@@ -66,6 +66,10 @@ def test_where(trees):
     x, y = trees
     assert tree.where(True, x, y)["a"].tolist() == [1.0, -2.0]
     assert tree.where(jnp.asarray(False), x, y)["a"].tolist() == [0.5, 0.5]
+    condition = jax.tree.map(lambda leaf: leaf > 0, x)  # a tree of conditions, per element
+    chosen = tree.where(condition, x, y)
+    for c, a, b, out in zip(*map(jax.tree.leaves, (condition, x, y, chosen)), strict=True):
+        np.testing.assert_array_equal(out, np.where(c, a, b))
 
 
 def test_get_finds_the_shallowest_named_field_and_set_replaces_it():
