@@ -7,12 +7,12 @@ here only fixes the composition and Optax's signature and defaults.
 
 from __future__ import annotations
 
-import functools
+from functools import partial
 from typing import Any
 
 from gradtx.core import _validate
 from gradtx.core._base import GradientTransformation, ScalarOrSchedule
-from gradtx.core._combine import chain
+from gradtx.optimizers._alias import LR, Decay, alias
 from gradtx.transforms._adam_family import (
     scale_by_adam,
     scale_by_adamax,
@@ -22,8 +22,6 @@ from gradtx.transforms._adam_family import (
     scale_by_yogi,
 )
 from gradtx.transforms._adam_variants import scale_by_adan, scale_by_lion, scale_by_novograd
-from gradtx.transforms._adding import add_decayed_weights
-from gradtx.transforms._scaling import scale_by_learning_rate
 
 __all__ = [
     "adabelief",
@@ -40,13 +38,6 @@ __all__ = [
     "radam",
     "yogi",
 ]
-
-
-def _check(fn: str, learning_rate: Any, weight_decay: Any = 0.0, **decays: Any) -> None:
-    """Validate the arguments every alias shares, naming the alias in the message."""
-    _validate.finite(fn, learning_rate=learning_rate)
-    _validate.decay(fn, **decays)
-    _validate.non_negative(fn, weight_decay=weight_decay)
 
 
 def adam(
@@ -105,14 +96,13 @@ def adam(
       Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
       https://arxiv.org/abs/1412.6980
     """
-    _check("adam", learning_rate, b1=b1, b2=b2)
-    return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
-        scale_by_learning_rate(learning_rate),
+    scaler = partial(
+        scale_by_adam, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
     )
+    return alias("adam", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
-nadam = functools.partial(adam, nesterov=True)
+nadam = partial(adam, nesterov=True)
 nadam.__doc__ = """NAdam: `adam` with ``nesterov=True``; see `adam` and `scale_by_adam`.
 
 References:
@@ -183,15 +173,13 @@ def adamw(
       Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
       https://arxiv.org/abs/1711.05101
     """
-    _check("adamw", learning_rate, weight_decay, b1=b1, b2=b2)
-    return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
+    scaler = partial(
+        scale_by_adam, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
     )
+    return alias("adamw", learning_rate, scaler, Decay(weight_decay, mask), LR, b1=b1, b2=b2)
 
 
-nadamw = functools.partial(adamw, nesterov=True)
+nadamw = partial(adamw, nesterov=True)
 nadamw.__doc__ = """NAdamW: `adamw` with ``nesterov=True``; see `adamw` and `scale_by_adam`.
 
 References:
@@ -248,10 +236,8 @@ def adamax(
       Kingma and Ba, "Adam: A Method for Stochastic Optimization" (Section 7.1), ICLR 2015,
       https://arxiv.org/abs/1412.6980
     """
-    _check("adamax", learning_rate, b1=b1, b2=b2)
-    return chain(
-        scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype), scale_by_learning_rate(learning_rate)
-    )
+    scaler = partial(scale_by_adamax, b1, b2, eps, nu_dtype=nu_dtype)
+    return alias("adamax", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def adamaxw(
@@ -304,12 +290,8 @@ def adamaxw(
       Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
       https://arxiv.org/abs/1711.05101
     """
-    _check("adamaxw", learning_rate, weight_decay, b1=b1, b2=b2)
-    return chain(
-        scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
-    )
+    scaler = partial(scale_by_adamax, b1, b2, eps, nu_dtype=nu_dtype)
+    return alias("adamaxw", learning_rate, scaler, Decay(weight_decay, mask), LR, b1=b1, b2=b2)
 
 
 def amsgrad(
@@ -370,20 +352,18 @@ def amsgrad(
       Reddi et al., "On the Convergence of Adam and Beyond", ICLR 2018,
       https://arxiv.org/abs/1904.09237
     """
-    _check("amsgrad", learning_rate, b1=b1, b2=b2)
-    return chain(
-        scale_by_amsgrad(
-            b1,
-            b2,
-            eps,
-            eps_root,
-            mu_dtype,
-            bias_correction_mu,
-            bias_correction_nu,
-            nu_dtype=nu_dtype,
-        ),
-        scale_by_learning_rate(learning_rate),
+    scaler = partial(
+        scale_by_amsgrad,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        bias_correction_mu,
+        bias_correction_nu,
+        nu_dtype=nu_dtype,
     )
+    return alias("amsgrad", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def adabelief(
@@ -438,11 +418,8 @@ def adabelief(
       Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed
       Gradients", NeurIPS 2020, https://arxiv.org/abs/2010.07468
     """
-    _check("adabelief", learning_rate, b1=b1, b2=b2)
-    return chain(
-        scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov, nu_dtype=nu_dtype),
-        scale_by_learning_rate(learning_rate),
-    )
+    scaler = partial(scale_by_belief, b1, b2, eps, eps_root, nesterov=nesterov, nu_dtype=nu_dtype)
+    return alias("adabelief", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def lion(
@@ -494,15 +471,9 @@ def lion(
       Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023,
       https://arxiv.org/abs/2302.06675
     """
-    fn = "lion"
-    _validate.finite(fn, learning_rate=learning_rate)
-    _validate.unit(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, weight_decay=weight_decay)
-    return chain(
-        scale_by_lion(b1, b2, mu_dtype),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
-    )
+    _validate.unit("lion", b1=b1, b2=b2)  # Lion's b1 and b2 may be 1, unlike Adam's
+    scaler = partial(scale_by_lion, b1, b2, mu_dtype)
+    return alias("lion", learning_rate, scaler, Decay(weight_decay, mask), LR)
 
 
 def radam(
@@ -561,12 +532,11 @@ def radam(
       Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020,
       https://arxiv.org/abs/1908.03265
     """
-    _check("radam", learning_rate, b1=b1, b2=b2)
     _validate.interval("radam", "threshold", threshold, 4.0)
-    return chain(
-        scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov, nu_dtype=nu_dtype),
-        scale_by_learning_rate(learning_rate),
+    scaler = partial(
+        scale_by_radam, b1, b2, eps, eps_root, threshold, nesterov=nesterov, nu_dtype=nu_dtype
     )
+    return alias("radam", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def yogi(
@@ -617,10 +587,8 @@ def yogi(
       Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018,
       https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
     """
-    _check("yogi", learning_rate, b1=b1, b2=b2)
-    return chain(
-        scale_by_yogi(b1, b2, eps, nu_dtype=nu_dtype), scale_by_learning_rate(learning_rate)
-    )
+    scaler = partial(scale_by_yogi, b1, b2, eps, nu_dtype=nu_dtype)
+    return alias("yogi", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def adan(
@@ -680,12 +648,8 @@ def adan(
       Xie et al., "Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep
       Models", IEEE TPAMI 2024, https://arxiv.org/abs/2208.06677
     """
-    _check("adan", learning_rate, weight_decay, b1=b1, b2=b2, b3=b3)
-    return chain(
-        scale_by_adan(b1, b2, b3, eps, eps_root),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
-    )
+    scaler = partial(scale_by_adan, b1, b2, b3, eps, eps_root)
+    return alias("adan", learning_rate, scaler, Decay(weight_decay, mask), LR, b1=b1, b2=b2, b3=b3)
 
 
 def novograd(
@@ -733,8 +697,6 @@ def novograd(
       Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments for
       Training of Deep Networks", arXiv 2019, https://arxiv.org/abs/1905.11286
     """
-    _check("novograd", learning_rate, weight_decay, b1=b1, b2=b2)
-    return chain(
-        scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
-        scale_by_learning_rate(learning_rate),
-    )
+    _validate.non_negative("novograd", weight_decay=weight_decay)  # applied by the scaler
+    scaler = partial(scale_by_novograd, b1, b2, eps, eps_root, weight_decay)
+    return alias("novograd", learning_rate, scaler, LR, b1=b1, b2=b2)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax.numpy as jnp
 
-from gradtx.core import _validate
 from gradtx.core._base import GradientTransformation, ScalarOrSchedule, identity
-from gradtx.core._combine import chain
-from gradtx.transforms._adding import MaskOrFn, add_decayed_weights, check_mask
+from gradtx.optimizers._alias import LR, Decay, alias
+from gradtx.transforms._adding import MaskOrFn
 from gradtx.transforms._clipping import clip_by_block_rms
 from gradtx.transforms._factored import _scale_by_param_block_rms, scale_by_factored_rms
 from gradtx.transforms._momentum import ema, trace
@@ -62,11 +62,8 @@ def adagrad(
       Duchi et al., "Adaptive Subgradient Methods for Online Learning and Stochastic
       Optimization", JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html
     """
-    _validate.finite("adagrad", learning_rate=learning_rate)
-    return chain(
-        scale_by_rss(initial_accumulator_value=initial_accumulator_value, eps=eps),
-        scale_by_learning_rate(learning_rate),
-    )
+    scaler = partial(scale_by_rss, initial_accumulator_value=initial_accumulator_value, eps=eps)
+    return alias("adagrad", learning_rate, scaler, LR)
 
 
 def rmsprop(
@@ -122,20 +119,16 @@ def rmsprop(
       Machine Learning, 2012; Graves, "Generating Sequences With Recurrent Neural
       Networks", 2013, https://arxiv.org/abs/1308.0850
     """
-    fn = "rmsprop"
-    _validate.finite(fn, learning_rate=learning_rate)
-    if momentum is not None:
-        _validate.decay(fn, momentum=momentum)
-    kwargs = dict(
+    precondition = partial(
+        scale_by_stddev if centered else scale_by_rms,
         decay=decay,
         eps=eps,
         initial_scale=initial_scale,
         eps_in_sqrt=eps_in_sqrt,
         bias_correction=bias_correction,
     )
-    precondition = scale_by_stddev(**kwargs) if centered else scale_by_rms(**kwargs)
-    accumulate = identity() if momentum is None else trace(decay=momentum, nesterov=nesterov)
-    return chain(precondition, scale_by_learning_rate(learning_rate), accumulate)
+    accumulate = identity if momentum is None else partial(trace, momentum, nesterov=nesterov)
+    return alias("rmsprop", learning_rate, precondition, LR, accumulate, momentum=momentum)
 
 
 def adadelta(
@@ -189,13 +182,12 @@ def adadelta(
       Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012,
       https://arxiv.org/abs/1212.5701
     """
-    fn = "adadelta"
-    _validate.finite(fn, learning_rate=learning_rate)
-    check_mask(fn, weight_decay_mask, "weight_decay_mask")
-    return chain(
-        add_decayed_weights(weight_decay, mask=weight_decay_mask),
-        scale_by_adadelta(rho=rho, eps=eps),
-        scale_by_learning_rate(1.0 if learning_rate is None else learning_rate),
+    return alias(
+        "adadelta",
+        1.0 if learning_rate is None else learning_rate,
+        Decay(weight_decay, weight_decay_mask, mask_arg="weight_decay_mask"),
+        partial(scale_by_adadelta, rho=rho, eps=eps),
+        LR,
     )
 
 
@@ -268,13 +260,9 @@ def adafactor(
       Shazeer and Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
       Cost", ICML 2018, https://arxiv.org/abs/1804.04235
     """
-    fn = "adafactor"
-    _validate.finite(fn, learning_rate=learning_rate)
-    if momentum is not None:
-        _validate.decay(fn, momentum=momentum)
-    check_mask(fn, weight_decay_mask, "weight_decay_mask")
-    txs = [
-        scale_by_factored_rms(
+    parts = [
+        partial(
+            scale_by_factored_rms,
             factored=factored,
             decay_rate=decay_rate,
             step_offset=decay_offset,
@@ -283,14 +271,14 @@ def adafactor(
         )
     ]
     if clipping_threshold is not None:
-        txs.append(clip_by_block_rms(clipping_threshold))
-    if learning_rate is not None:
-        txs.append(scale_by_learning_rate(learning_rate, flip_sign=False))
+        parts.append(partial(clip_by_block_rms, clipping_threshold))
+    if learning_rate is not None:  # after the clipping, and without the sign flip
+        parts.append(partial(scale_by_learning_rate, learning_rate, flip_sign=False))
     if multiply_by_parameter_scale:
-        txs.append(_scale_by_param_block_rms())
+        parts.append(_scale_by_param_block_rms)
     if momentum is not None:
-        txs.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
-    if weight_decay_rate is not None:
-        txs.append(add_decayed_weights(weight_decay_rate, mask=weight_decay_mask))
-    txs.append(scale(-1.0))
-    return chain(*txs)
+        parts.append(partial(ema, momentum, debias=False, accumulator_dtype=dtype_momentum))
+    decay = Decay(
+        weight_decay_rate, weight_decay_mask, mask_arg="weight_decay_mask", arg="weight_decay_rate"
+    )
+    return alias("adafactor", learning_rate, *parts, decay, partial(scale, -1.0), momentum=momentum)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from gradtx.core import _validate
+from functools import partial
+
 from gradtx.core._base import GradientTransformation, ScalarOrSchedule
-from gradtx.core._combine import chain
+from gradtx.optimizers._alias import LR, Decay, alias
 from gradtx.transforms._adam_family import scale_by_adam
-from gradtx.transforms._adding import (
-    MaskOrFn,
-    add_decayed_weights,
-    check_mask,
-    resolve_mask,
-    select_by_mask,
-)
+from gradtx.transforms._adding import MaskOrFn, check_mask, resolve_mask, select_by_mask
 from gradtx.transforms._momentum import trace
-from gradtx.transforms._scaling import scale_by_learning_rate
 from gradtx.transforms._trust_ratio import scale_by_trust_ratio
 
 __all__ = ["lamb", "lars"]
@@ -91,18 +85,17 @@ def lars(
       You et al., "Large Batch Training of Convolutional Networks", 2017,
       https://arxiv.org/abs/1708.03888
     """
-    fn = "lars"
-    _validate.finite(fn, learning_rate=learning_rate)
-    _validate.decay(fn, momentum=momentum)
-    check_mask(fn, weight_decay_mask, "weight_decay_mask")
-    check_mask(fn, trust_ratio_mask, "trust_ratio_mask")
-    return chain(
-        add_decayed_weights(weight_decay, mask=weight_decay_mask),
-        _only_where(
+    check_mask("lars", trust_ratio_mask, "trust_ratio_mask")
+    return alias(
+        "lars",
+        learning_rate,
+        Decay(weight_decay, weight_decay_mask, mask_arg="weight_decay_mask"),
+        lambda: _only_where(
             scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask
         ),
-        scale_by_learning_rate(learning_rate),
-        trace(decay=momentum, nesterov=nesterov),
+        LR,
+        partial(trace, decay=momentum, nesterov=nesterov),
+        momentum=momentum,
     )
 
 
@@ -155,12 +148,6 @@ def lamb(
       You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76
       minutes", ICLR 2020, https://arxiv.org/abs/1904.00962
     """
-    fn = "lamb"
-    _validate.finite(fn, learning_rate=learning_rate)
-    check_mask(fn, mask)
-    return chain(
-        scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
-        add_decayed_weights(weight_decay=weight_decay, mask=mask),
-        scale_by_trust_ratio(),
-        scale_by_learning_rate(learning_rate),
-    )
+    scaler = partial(scale_by_adam, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
+    decay = Decay(weight_decay, mask, mask_arg="mask")
+    return alias("lamb", learning_rate, scaler, decay, scale_by_trust_ratio, LR)

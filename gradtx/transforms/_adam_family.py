@@ -4,6 +4,18 @@ Every transform here keeps a first moment ``mu`` and a per-element second moment
 (AMSGrad also its running maximum). The storage dtypes are the caller's: ``mu_dtype``
 where Optax has it, and a keyword-only ``nu_dtype`` (beyond Optax) for the second moment,
 so that either can be kept in bfloat16 while the arithmetic runs in the wider dtype.
+
+Half precision: for float16 and bfloat16 gradients the whole step (moments, bias
+corrections, ``m / (sqrt(v + eps_root) + eps)``) is computed in float32 and only the
+results are rounded: the update to the gradient's dtype, the moments to their storage
+dtype. In float16, ``eps = 1e-8`` and ``(1 - b2) g**2`` for ``|g| < ~2e-4`` would round
+to 0 and a zero or tiny gradient would give 0/0 or x/0. Float32 and float64 leaves are
+computed in their own dtype, unchanged. A second moment *stored* in float16 would round
+values below ~3e-8 to 0, and a zero gradient after gradients below ~5e-3 would then
+overflow the float16 update (``m / eps``); it is stored as float16's smallest subnormal
+instead, which keeps the update finite. For float16 parameters ``nu_dtype=jnp.float32``
+is still the accurate choice.
+
 Lion, NovoGrad and Adan live in ``_adam_variants``.
 """
 
@@ -53,6 +65,23 @@ def _as(x: Any, dtype: Any) -> Any:
     return x if _is_python_number(x) else jnp.asarray(x).astype(dtype)
 
 
+def _wide(tree: Any) -> Any:
+    """Half-precision float leaves (float16, bfloat16, float8) in float32; others as they are.
+
+    The Adam family runs its arithmetic on these: in float16, ``eps = 1e-8`` and
+    ``(1 - b2) g**2`` for small ``g`` round to 0. Callers cast the update back to the
+    gradient's dtype and the moments to their storage dtype.
+    """
+    return jax.tree.map(_wide_leaf, tree)
+
+
+def _wide_leaf(x: jax.Array) -> jax.Array:
+    dtype = jnp.result_type(x)
+    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
+        return x.astype(jnp.float32)
+    return x
+
+
 def _adam_ratio(m: jax.Array, v: jax.Array, eps: Any, eps_root: Any) -> jax.Array:
     """``m / (sqrt(v + eps_root) + eps)`` in the common dtype of all four operands."""
     dtype = _arith_dtype(m, v, eps, eps_root)
@@ -72,6 +101,20 @@ def _widen(moments: Any, updates: Any) -> Any:
 def _same_dtypes(new: Any, old: Any) -> Any:
     """Cast each leaf of ``new`` back to the dtype of the matching leaf of ``old``."""
     return jax.tree.map(lambda n, o: n.astype(o.dtype), new, old)
+
+
+def _same_dtypes_positive(new: Any, old: Any) -> Any:
+    """`_same_dtypes` for a non-negative second moment, which in float16 never rounds a
+    positive value down to 0: it keeps float16's smallest subnormal (2**-24) instead, so
+    that a zero gradient after tiny ones divides by ``sqrt(v)``, not by ``eps`` alone,
+    and stays in float16's range (``|m| <= sqrt(v)`` bounds the update as in float32)."""
+
+    def store(n: jax.Array, o: jax.Array) -> jax.Array:
+        if o.dtype == jnp.float16:
+            n = jnp.where(n > 0, jnp.maximum(n, 2.0**-24), n)
+        return n.astype(o.dtype)
+
+    return jax.tree.map(store, new, old)
 
 
 def _sub(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -100,6 +143,40 @@ def _debiased_first_moment(mu: Any, updates: Any, b1: Any, count: jax.Array, nes
         _numerics.bias_correction(mu, b1, _numerics.safe_increment(count)),
         _numerics.bias_correction(updates, b1, count),
     )
+
+
+def _adam_step(
+    fn: str,
+    updates: Any,
+    state: Any,
+    b1: Any,
+    b2: Any,
+    eps: Any,
+    eps_root: Any,
+    first_moment: Any,
+    second_moment: Any,
+) -> tuple[Any, jax.Array, Any, Any, Any]:
+    """The update shared by `scale_by_adam` and `scale_by_amsgrad`.
+
+    Updates the moments ``mu``, ``nu`` (in float32 for half-precision gradients, see
+    `_wide`), increments the count, and returns ``m / (sqrt(v + eps_root) + eps)`` with
+    ``m = first_moment(mu, grads, count)`` and ``v = second_moment(nu, count)``.
+
+    Returns:
+      ``(new_updates, count, mu, nu, v)``: the updates in the gradients' dtypes, ``mu``
+      and ``nu`` in the dtypes of ``state.mu`` and ``state.nu``, and ``v`` unrounded.
+    """
+    _validate.tree_match(fn, updates, state.mu)
+    grads = _wide(updates)
+    mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+    nu = _numerics.update_moment_per_elem_norm(grads, _widen(state.nu, grads), b2, 2)
+    count = _numerics.safe_increment(state.count)
+    m = first_moment(mu, grads, count)
+    v = second_moment(nu, count)
+    new_updates = jax.tree.map(
+        lambda g, m_, v_: _adam_ratio(m_, v_, eps, eps_root).astype(g.dtype), updates, m, v
+    )
+    return new_updates, count, _same_dtypes(mu, state.mu), _same_dtypes_positive(nu, state.nu), v
 
 
 # --- Adam ----------------------------------------------------------------------------
@@ -147,12 +224,13 @@ def scale_by_adam(
       eps: added outside the square root, >= 0. Default 1e-8.
       eps_root: added inside the square root, >= 0. Default 0.
       mu_dtype: storage dtype of the first moment (default: the parameter's). The
-        arithmetic runs in the gradient's dtype and only the stored moment is rounded;
-        Optax also rounds the decay and the product to ``mu_dtype``, so with bfloat16 the
-        two differ by ~0.1-1% (gradtx staying closer to full precision).
+        arithmetic runs in the gradient's dtype (at least float32) and only the stored
+        moment is rounded; Optax also rounds the decay and the product to ``mu_dtype``,
+        so with bfloat16 the two differ by ~0.1-1% (gradtx staying closer to full
+        precision).
       nesterov: use Nesterov momentum (NAdam). Default False.
       nu_dtype: storage dtype of the second moment (default: the parameter's); the
-        arithmetic runs in the gradient's dtype.
+        arithmetic runs in the gradient's dtype (at least float32).
 
     Returns:
       A `GradientTransformation` with `ScaleByAdamState`.
@@ -185,26 +263,18 @@ def scale_by_adam(
             nu=tree_lib.zeros_like(params, dtype=nu_dtype),
         )
 
+    def first_moment(mu, grads, count):
+        return _debiased_first_moment(mu, grads, b1, count, nesterov)
+
+    def second_moment(nu, count):
+        return _numerics.bias_correction(nu, b2, count)
+
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
-        mu = _numerics.update_moment(updates, _widen(state.mu, updates), b1, 1)
-        nu = _numerics.update_moment_per_elem_norm(updates, _widen(state.nu, updates), b2, 2)
-        count = _numerics.safe_increment(state.count)
-        mu_hat = _debiased_first_moment(mu, updates, b1, count, nesterov)
-        nu_hat = _numerics.bias_correction(nu, b2, count)
-        new_updates = jax.tree.map(
-            lambda g, m, v: _adam_ratio(m, v, eps, eps_root).astype(g.dtype),
-            updates,
-            mu_hat,
-            nu_hat,
+        new_updates, count, mu, nu, _ = _adam_step(
+            fn, updates, state, b1, b2, eps, eps_root, first_moment, second_moment
         )
-        new_state = ScaleByAdamState(
-            count=count,
-            mu=_same_dtypes(mu, state.mu),
-            nu=_same_dtypes(nu, state.nu),
-        )
-        return new_updates, new_state
+        return new_updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -258,9 +328,10 @@ def scale_by_amsgrad(
       eps: added outside the square root, >= 0. Default 1e-8.
       eps_root: added inside the square root, >= 0. Default 0.
       mu_dtype: storage dtype of the first moment (default: the parameter's). The
-        arithmetic runs in the gradient's dtype and only the stored moment is rounded;
-        Optax also rounds the decay and the product to ``mu_dtype``, so with bfloat16 the
-        two differ by ~0.1-1% (gradtx staying closer to full precision).
+        arithmetic runs in the gradient's dtype (at least float32) and only the stored
+        moment is rounded; Optax also rounds the decay and the product to ``mu_dtype``,
+        so with bfloat16 the two differ by ~0.1-1% (gradtx staying closer to full
+        precision).
       bias_correction_mu: debias the first moment. Default True.
       bias_correction_nu: debias the second moment before the maximum. Default True.
       nu_dtype: dtype of the second moment and of its maximum (default: the parameter's).
@@ -298,26 +369,22 @@ def scale_by_amsgrad(
             nu_max=tree_lib.zeros_like(params, dtype=nu_dtype),
         )
 
+    def first_moment(mu, grads, count):
+        del grads
+        return _numerics.bias_correction(mu, b1, count) if bias_correction_mu else mu
+
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
-        mu = _numerics.update_moment(updates, _widen(state.mu, updates), b1, 1)
-        nu = _numerics.update_moment_per_elem_norm(updates, _widen(state.nu, updates), b2, 2)
-        count = _numerics.safe_increment(state.count)
-        mu_hat = _numerics.bias_correction(mu, b1, count) if bias_correction_mu else mu
-        nu_eff = _numerics.bias_correction(nu, b2, count) if bias_correction_nu else nu
-        nu_max = jax.tree.map(_promote_maximum, state.nu_max, nu_eff)
-        new_updates = jax.tree.map(
-            lambda g, m, v: _adam_ratio(m, v, eps, eps_root).astype(g.dtype),
-            updates,
-            mu_hat,
-            nu_max,
+
+        def running_max(nu, count):
+            nu_eff = _numerics.bias_correction(nu, b2, count) if bias_correction_nu else nu
+            return jax.tree.map(_promote_maximum, state.nu_max, nu_eff)
+
+        new_updates, count, mu, nu, nu_max = _adam_step(
+            fn, updates, state, b1, b2, eps, eps_root, first_moment, running_max
         )
         new_state = ScaleByAmsgradState(
-            count=count,
-            mu=_same_dtypes(mu, state.mu),
-            nu=_same_dtypes(nu, state.nu),
-            nu_max=_same_dtypes(nu_max, state.nu_max),
+            count=count, mu=mu, nu=nu, nu_max=_same_dtypes_positive(nu_max, state.nu_max)
         )
         return new_updates, new_state
 
@@ -393,9 +460,10 @@ def scale_by_adamax(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         _validate.tree_match(fn, updates, state.mu)
+        grads = _wide(updates)
         count = _numerics.safe_increment(state.count)
-        mu = _numerics.update_moment(updates, _widen(state.mu, updates), b1, 1)
-        nu = jax.tree.map(infinity_moment, updates, _widen(state.nu, updates))
+        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        nu = jax.tree.map(infinity_moment, grads, _widen(state.nu, grads))
         mu_hat = _numerics.bias_correction(mu, b1, count)
         new_updates = jax.tree.map(
             lambda g, m, v: _divide(m, v).astype(g.dtype), updates, mu_hat, nu
@@ -403,7 +471,7 @@ def scale_by_adamax(
         new_state = ScaleByAdamState(
             count=count,
             mu=_same_dtypes(mu, state.mu),
-            nu=_same_dtypes(nu, state.nu),
+            nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
 
@@ -498,14 +566,13 @@ def scale_by_belief(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         _validate.tree_match(fn, updates, state.mu)
-        mu = _numerics.update_moment(updates, _widen(state.mu, updates), b1, 1)
-        prediction_error = jax.tree.map(_sub, updates, mu)
-        nu = _numerics.update_moment_per_elem_norm(
-            prediction_error, _widen(state.nu, updates), b2, 2
-        )
+        grads = _wide(updates)
+        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        prediction_error = jax.tree.map(_sub, grads, mu)
+        nu = _numerics.update_moment_per_elem_norm(prediction_error, _widen(state.nu, grads), b2, 2)
         nu = jax.tree.map(add_eps_root, nu)
         count = _numerics.safe_increment(state.count)
-        mu_hat = _debiased_first_moment(mu, updates, b1, count, nesterov)
+        mu_hat = _debiased_first_moment(mu, grads, b1, count, nesterov)
         nu_hat = _numerics.bias_correction(nu, b2, count)
         new_updates = jax.tree.map(
             lambda g, m, v: _adam_ratio(m, v, eps, 0.0).astype(g.dtype),
@@ -516,7 +583,7 @@ def scale_by_belief(
         new_state = ScaleByBeliefState(
             count=count,
             mu=_same_dtypes(mu, state.mu),
-            nu=_same_dtypes(nu, state.nu),
+            nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
 
@@ -561,7 +628,7 @@ def scale_by_radam(
         rectifier :math:`r_t` is undefined below 4; the paper uses 4). Default 5.
       nesterov: use Nesterov momentum. Default False.
       nu_dtype: storage dtype of the second moment (default: the parameter's); the
-        arithmetic runs in the gradient's dtype.
+        arithmetic runs in the gradient's dtype (at least float32).
 
     Returns:
       A `GradientTransformation` with `ScaleByAdamState`.
@@ -610,10 +677,11 @@ def scale_by_radam(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         _validate.tree_match(fn, updates, state.mu)
-        mu = _numerics.update_moment(updates, _widen(state.mu, updates), b1, 1)
-        nu = _numerics.update_moment_per_elem_norm(updates, _widen(state.nu, updates), b2, 2)
+        grads = _wide(updates)
+        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        nu = _numerics.update_moment_per_elem_norm(grads, _widen(state.nu, grads), b2, 2)
         count = _numerics.safe_increment(state.count)
-        mu_hat = _debiased_first_moment(mu, updates, b1, count, nesterov)
+        mu_hat = _debiased_first_moment(mu, grads, b1, count, nesterov)
         nu_hat = _numerics.bias_correction(nu, b2, count)
         rho_inf, rho_t = rho(count)
         rectified = rho_t >= threshold
@@ -636,7 +704,7 @@ def scale_by_radam(
         new_state = ScaleByAdamState(
             count=count,
             mu=_same_dtypes(mu, state.mu),
-            nu=_same_dtypes(nu, state.nu),
+            nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
 
@@ -674,7 +742,7 @@ def scale_by_yogi(
       eps_root: added inside the square root, >= 0. Default 0.
       initial_accumulator_value: starting value of both moments, >= 0. Default 1e-6.
       nu_dtype: storage dtype of the second moment (default: the parameter's); the
-        arithmetic runs in the gradient's dtype.
+        arithmetic runs in the gradient's dtype (at least float32).
 
     Returns:
       A `GradientTransformation` with `ScaleByAdamState`.
@@ -721,8 +789,9 @@ def scale_by_yogi(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         _validate.tree_match(fn, updates, state.mu)
-        mu = _numerics.update_moment(updates, _widen(state.mu, updates), b1, 1)
-        nu = jax.tree.map(second_moment, updates, state.nu)
+        grads = _wide(updates)
+        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        nu = jax.tree.map(second_moment, grads, state.nu)
         count = _numerics.safe_increment(state.count)
         mu_hat = _numerics.bias_correction(mu, b1, count)
         nu_hat = _numerics.bias_correction(nu, b2, count)
@@ -735,7 +804,7 @@ def scale_by_yogi(
         new_state = ScaleByAdamState(
             count=count,
             mu=_same_dtypes(mu, state.mu),
-            nu=_same_dtypes(nu, state.nu),
+            nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
 

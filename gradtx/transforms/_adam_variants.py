@@ -1,5 +1,9 @@
 """Further members of the Adam family: Lion (signed momentum), NovoGrad (layer-wise second
-moment) and Adan (Nesterov momentum on gradient differences)."""
+moment) and Adan (Nesterov momentum on gradient differences).
+
+As in ``_adam_family``, float16 and bfloat16 gradients are computed in float32 and only the
+results are rounded (updates to the gradient's dtype, moments to their storage dtype).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,15 @@ import jax.numpy as jnp
 from gradtx import tree as tree_lib
 from gradtx.core import _numerics, _validate
 from gradtx.core._base import GradientTransformation, Updates
-from gradtx.transforms._adam_family import _adam_ratio, _lerp, _same_dtypes, _sub, _widen
+from gradtx.transforms._adam_family import (
+    _adam_ratio,
+    _lerp,
+    _same_dtypes,
+    _same_dtypes_positive,
+    _sub,
+    _wide,
+    _widen,
+)
 
 __all__ = [
     "ScaleByAdanState",
@@ -65,9 +77,10 @@ def scale_by_lion(
         Default 0.9.
       b2: momentum decay :math:`\beta_2`, in [0, 1]. Default 0.99.
       mu_dtype: storage dtype of the momentum (default: the parameter's). The
-        arithmetic runs in the gradient's dtype and only the stored moment is rounded;
-        Optax also rounds the decay and the product to ``mu_dtype``, so with bfloat16 the
-        two differ by ~0.1-1% (gradtx staying closer to full precision).
+        arithmetic runs in the gradient's dtype (at least float32) and only the stored
+        moment is rounded; Optax also rounds the decay and the product to ``mu_dtype``,
+        so with bfloat16 the two differ by ~0.1-1% (gradtx staying closer to full
+        precision).
       mode: ``"hard"`` (the paper's sign), ``"smooth"`` or ``"refined"``. Default "hard".
       smooth_beta: slope of the ``"smooth"`` mode, > 0. Default 1.
 
@@ -109,11 +122,12 @@ def scale_by_lion(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         _validate.tree_match(fn, updates, state.mu)
-        mu_prev = _widen(state.mu, updates)
+        grads = _wide(updates)
+        mu_prev = _widen(state.mu, grads)
         new_updates = jax.tree.map(
-            lambda g, m: squash(_lerp(b1, m, g)).astype(g.dtype), updates, mu_prev
+            lambda u, g, m: squash(_lerp(b1, m, g)).astype(u.dtype), updates, grads, mu_prev
         )
-        mu = _numerics.update_moment(updates, mu_prev, b2, 1)
+        mu = _numerics.update_moment(grads, mu_prev, b2, 1)
         new_state = ScaleByLionState(
             count=_numerics.safe_increment(state.count), mu=_same_dtypes(mu, state.mu)
         )
@@ -172,9 +186,10 @@ def scale_by_novograd(
       weight_decay: :math:`\lambda`, >= 0; when not 0, ``update`` needs ``params``.
         Default 0.
       mu_dtype: storage dtype of the momentum (default: the parameter's). The
-        arithmetic runs in the gradient's dtype and only the stored moment is rounded;
-        Optax also rounds the decay and the product to ``mu_dtype``, so with bfloat16 the
-        two differ by ~0.1-1% (gradtx staying closer to full precision).
+        arithmetic runs in the gradient's dtype (at least float32) and only the stored
+        moment is rounded; Optax also rounds the decay and the product to ``mu_dtype``,
+        so with bfloat16 the two differ by ~0.1-1% (gradtx staying closer to full
+        precision).
       nu_dtype: dtype of the per-leaf norms (default: the parameter's).
 
     Returns:
@@ -220,6 +235,7 @@ def scale_by_novograd(
             _validate.require_params(fn, params)
         first = state.count == 0
         count = _numerics.safe_increment(state.count)
+        grads = _wide(updates)
 
         # The first step starts both moments afresh (nu = ||g||^2, mu = the scaled
         # gradient); the branches are separate computations, as in Optax.
@@ -236,7 +252,7 @@ def scale_by_novograd(
         def later_nu(g_tree, nu_tree):
             return jax.tree.map(lambda g, v: _lerp(b2, v, sq_norm(g)), g_tree, nu_tree)
 
-        nu = jax.lax.cond(first, first_nu, later_nu, updates, _widen(state.nu, updates))
+        nu = jax.lax.cond(first, first_nu, later_nu, grads, _widen(state.nu, grads))
 
         def step(g, v, p):
             s = _adam_ratio(g, v, eps, eps_root)
@@ -257,12 +273,12 @@ def scale_by_novograd(
 
             return jax.tree.map(one, mu_tree, g_tree, nu_tree, p_tree)
 
-        p_tree = params if decays else updates  # unused placeholder without decay
-        mu_prev = _widen(state.mu, updates)
-        mu = jax.lax.cond(first, first_mu, later_mu, mu_prev, updates, nu, p_tree)
+        p_tree = params if decays else grads  # unused placeholder without decay
+        mu_prev = _widen(state.mu, grads)
+        mu = jax.lax.cond(first, first_mu, later_mu, mu_prev, grads, nu, p_tree)
         mu = _same_dtypes(mu, state.mu)
         new_updates = jax.tree.map(lambda g, m: m.astype(g.dtype), updates, mu)
-        new_state = ScaleByNovogradState(count=count, mu=mu, nu=_same_dtypes(nu, state.nu))
+        new_state = ScaleByNovogradState(count=count, mu=mu, nu=_same_dtypes_positive(nu, state.nu))
         return new_updates, new_state
 
     return GradientTransformation(init_fn, update_fn)
@@ -366,18 +382,19 @@ def scale_by_adan(
         del params, extra_args
         _validate.tree_match(fn, updates, state.m)
         first = state.t == 0
+        grads = _wide(updates)
 
         def difference(g, prev):
             d = _sub(g, prev).astype(g.dtype)
             return jnp.where(first, jnp.zeros_like(d), d)
 
-        diff = jax.tree.map(difference, updates, state.g)
-        m = _numerics.update_moment(updates, _widen(state.m, updates), b1, 1)
-        v = _numerics.update_moment(diff, _widen(state.v, updates), b2, 1)
+        diff = jax.tree.map(difference, grads, state.g)
+        m = _numerics.update_moment(grads, _widen(state.m, grads), b1, 1)
+        v = _numerics.update_moment(diff, _widen(state.v, grads), b2, 1)
         look_ahead = jax.tree.map(
-            lambda g, d: _numerics.promote_add(g, _numerics.scalar_mul(1 - b2, d)), updates, diff
+            lambda g, d: _numerics.promote_add(g, _numerics.scalar_mul(1 - b2, d)), grads, diff
         )
-        n = _numerics.update_moment_per_elem_norm(look_ahead, _widen(state.n, updates), b3, 2)
+        n = _numerics.update_moment_per_elem_norm(look_ahead, _widen(state.n, grads), b3, 2)
         t = _numerics.safe_increment(state.t)
         m_hat = _numerics.bias_correction(m, b1, t)
         v_hat = _numerics.bias_correction(v, b2, t)
@@ -391,7 +408,7 @@ def scale_by_adan(
         new_state = ScaleByAdanState(
             m=_same_dtypes(m, state.m),
             v=_same_dtypes(v, state.v),
-            n=_same_dtypes(n, state.n),
+            n=_same_dtypes_positive(n, state.n),
             g=_same_dtypes(updates, state.g),
             t=t,
         )

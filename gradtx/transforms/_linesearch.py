@@ -111,9 +111,10 @@ def _value_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -
     return {k: v for k, v in extra_args.items() if k in named}
 
 
-def _loss_inputs(fn: str, params: Any, extra_args: dict[str, Any]):
-    """Check and unpack ``value=``, ``grad=``, ``value_fn=`` and the data for ``value_fn``."""
+def _loss_inputs(fn: str, updates: Any, params: Any, extra_args: dict[str, Any]):
+    """Check the update tree; unpack ``value=``, ``grad=``, ``value_fn=`` and its data."""
     _validate.require_params(fn, params)
+    _validate.tree_match(fn, updates, params, what="params")
     value = _validate.require_extra_arg(fn, extra_args, "value")
     grad = _validate.require_extra_arg(fn, extra_args, "grad")
     value_fn = _validate.require_extra_arg(fn, extra_args, "value_fn")
@@ -125,6 +126,17 @@ def _loss_inputs(fn: str, params: Any, extra_args: dict[str, Any]):
 
 def _nan_to_inf(x: jax.Array) -> jax.Array:
     return jnp.where(jnp.isnan(x), jnp.inf, x)
+
+
+def _initial_state(state_type: type, info_type: type, params: Params, grad: Any) -> Any:
+    """A search's state before any search: step size 1, no steps, value and errors ``inf``.
+
+    ``info_type``'s first field is the step count; all its others are errors.
+    """
+    dtype = scalar_dtype(params)
+    infs = [jnp.full([], jnp.inf, dtype) for _ in info_type._fields]  # distinct buffers
+    info = info_type(_numerics.zero_count(), *infs[1:])
+    return state_type(learning_rate=jnp.ones([], dtype), value=infs[0], grad=grad, info=info)
 
 
 # --- backtracking (Armijo) ------------------------------------------------------------
@@ -249,19 +261,13 @@ def scale_by_backtracking_linesearch(
     del verbose
 
     def init_fn(params):
-        dtype = scalar_dtype(params)
-        return ScaleByBacktrackingLinesearchState(
-            learning_rate=jnp.ones([], dtype),
-            value=jnp.full([], jnp.inf, dtype),
-            grad=tree_lib.zeros_like(params) if store_grad else None,
-            info=BacktrackingLinesearchInfo(
-                num_linesearch_steps=_numerics.zero_count(),
-                decrease_error=jnp.full([], jnp.inf, dtype),
-            ),
+        grad = tree_lib.zeros_like(params) if store_grad else None
+        return _initial_state(
+            ScaleByBacktrackingLinesearchState, BacktrackingLinesearchInfo, params, grad
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        value, grad, value_fn, data = _loss_inputs(fn, params, extra_args)
+        value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
         dtype = state.learning_rate.dtype
         value = as_scalar(value, dtype)
         slope = slope_along(grad, updates, dtype)
@@ -504,20 +510,11 @@ def scale_by_zoom_linesearch(
     del verbose
 
     def init_fn(params):
-        dtype = scalar_dtype(params)
-        return ScaleByZoomLinesearchState(
-            learning_rate=jnp.ones([], dtype),
-            value=jnp.full([], jnp.inf, dtype),
-            grad=tree_lib.zeros_like(params),
-            info=ZoomLinesearchInfo(
-                num_linesearch_steps=_numerics.zero_count(),
-                decrease_error=jnp.full([], jnp.inf, dtype),
-                curvature_error=jnp.full([], jnp.inf, dtype),
-            ),
-        )
+        grad = tree_lib.zeros_like(params)
+        return _initial_state(ScaleByZoomLinesearchState, ZoomLinesearchInfo, params, grad)
 
     def update_fn(updates, state, params=None, **extra_args):
-        value, grad, value_fn, data = _loss_inputs(fn, params, extra_args)
+        value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
         dtype = state.learning_rate.dtype
         grad = cast_like(grad, params)
         if initial_guess_strategy == "one":

@@ -431,15 +431,6 @@ def _holds_params_shaped_state(entry: Entry) -> bool:
 
 STATEFUL = [e for e in ENTRIES if _holds_params_shaped_state(e)]
 
-# Entries whose mismatch is still caught, but by JAX's own pytree or broadcasting error
-# rather than TreeMismatchError. Each must keep raising; remove it when it is fixed.
-MISMATCH_GAPS: dict[str, str] = {
-    "lars": "params enter a masked weight decay before the trace checks the tree",
-    "lars_masked_nesterov": "as lars",
-    "scale_by_zoom_linesearch": "the line search maps over (params, updates) first",
-    "scale_by_backtracking_linesearch": "the line search maps over (params, updates) first",
-}
-
 
 @pytest.mark.parametrize("entry", STATEFUL, ids=[e.name for e in STATEFUL])
 def test_mismatched_tree_raises_tree_mismatch_error(entry: Entry):
@@ -448,9 +439,6 @@ def test_mismatched_tree_raises_tree_mismatch_error(entry: Entry):
     state = tx.init(_PARAMS)
     with pytest.raises((ValueError, TypeError)) as info:
         tx.update(_MISSING_LEAF, state, _PARAMS, **_extra(entry, _PARAMS, _MISSING_LEAF))
-    if entry.name in MISMATCH_GAPS:
-        assert not isinstance(info.value, gradtx.TreeMismatchError), "fixed: drop the gap"
-        return
     assert isinstance(info.value, gradtx.TreeMismatchError), repr(info.value)
     message = str(info.value)
     assert re.match(r"\w+: ", message), message  # names the transform

@@ -644,3 +644,127 @@ def test_boundary_values_are_accepted():
     scale_by_adam(b1=0.0, eps=0.0)
     scale_by_radam(threshold=4.0)
     scale_by_yogi(initial_accumulator_value=0.0)
+
+
+# --- float16: eps and (1 - b2) g^2 would round to 0 ---------------------------------
+# Half-precision leaves are computed in float32 and rounded once: zero and tiny float16
+# gradients give finite updates equal (to float16 rounding) to the float64 reference.
+
+F16_GRADS = [0.0, 1e-4, 1e-3, 1.0]
+F16_CASES = [
+    ("adam", scale_by_adam, {}, np_adam),
+    ("adam_nesterov", scale_by_adam, dict(nesterov=True), np_adam),
+    ("adam_eps_root", scale_by_adam, dict(eps_root=1e-12), np_adam),
+    ("amsgrad", scale_by_amsgrad, {}, np_amsgrad),
+    ("amsgrad_paper", scale_by_amsgrad, dict(bias_correction_mu=False), np_amsgrad),
+    ("adamax", scale_by_adamax, {}, np_adamax),
+    ("belief", scale_by_belief, {}, np_belief),
+    ("belief_nesterov", scale_by_belief, dict(nesterov=True), np_belief),
+    ("radam", scale_by_radam, {}, np_radam),
+    # 2**-20 is exact in float16 (1e-6 would be rounded before the first step)
+    ("yogi", scale_by_yogi, dict(initial_accumulator_value=2.0**-20), np_yogi),
+    ("adan", scale_by_adan, {}, np_adan),
+    ("lion", scale_by_lion, {}, np_lion),
+]
+
+
+@pytest.mark.parametrize("case", F16_CASES, ids=[c[0] for c in F16_CASES])
+def test_float16_tiny_and_zero_gradients_match_reference(case):
+    _, factory, kwargs, ref = case
+    tx = factory(**kwargs)
+    params = jnp.full((4,), 0.5, jnp.float16)
+    grads = jnp.asarray(F16_GRADS, jnp.float16)
+    # the reference sees the float16 gradients exactly
+    (expected,) = ref([np.asarray(grads, np.float64)], **kwargs)
+    for update in (tx.update, jax.jit(tx.update)):
+        u, state = update(grads, tx.init(params), params)
+        assert u.dtype == jnp.float16
+        assert bool(jnp.all(jnp.isfinite(u))), u
+        # float32 arithmetic, rounded once: within half a float16 ulp (2**-11 relative)
+        np.testing.assert_allclose(np.asarray(u, np.float64), expected, rtol=2.0**-11, atol=0)
+        assert_same_shapes_and_dtypes(state, tx.init(params))
+
+
+def test_float16_novograd_tiny_and_zero_gradients():
+    tx = scale_by_novograd()
+    grads = {"tiny": jnp.asarray([1e-4, -1e-4], jnp.float16), "zero": jnp.zeros(3, jnp.float16)}
+    u, _ = tx.update(grads, tx.init(jax.tree.map(jnp.ones_like, grads)))
+    assert u["zero"].tolist() == [0.0, 0.0, 0.0]
+    g = np.asarray(grads["tiny"], np.float64)
+    np.testing.assert_allclose(
+        np.asarray(u["tiny"], np.float64), g / np.linalg.norm(g), rtol=2**-11
+    )
+
+
+def test_float16_adam_reference_values_by_hand():
+    """The first Adam step is m_hat / (|g| + eps) = g / (|g| + 1e-8): 1 for every nonzero
+    gradient here (1e-4 / (1e-4 + 1e-8) = 0.9999 rounds to 1 in float16), 0 for g = 0.
+    Before float32 arithmetic, float16 gave nan (0 / 0) and inf (1e-3: v rounded to 0)."""
+    tx = scale_by_adam()
+    grads = jnp.asarray(F16_GRADS, jnp.float16)
+    u, _ = tx.update(grads, tx.init(jnp.zeros(4, jnp.float16)))
+    assert u.tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_float16_steps_stay_finite_and_keep_state_dtypes(name):
+    """Several float16 steps of zero, tiny and ordinary gradients, with the moments in
+    float16 (default), bfloat16 or float32 storage."""
+    options = [{}]
+    if name in WITH_NU_DTYPE:
+        options += [{"nu_dtype": BF16}, {"nu_dtype": jnp.float32}]
+    if name in WITH_MU_DTYPE:
+        options += [{"mu_dtype": jnp.float32}]
+    params = {"w": jnp.full((2, 4), 0.5, jnp.float16), "b": jnp.zeros((), jnp.float16)}
+    rows = jnp.asarray([F16_GRADS, [-1e-4, 3e-4, -2.0, 0.0]], jnp.float16)
+    grads = [{"w": rows * s, "b": jnp.asarray(s, jnp.float16)} for s in (1.0, 0.5, 1.0, 1e-3)]
+    for kwargs in options:
+        tx = FACTORIES[name](**kwargs)
+        updates, state = _run_steps(tx, params, grads)
+        for u in updates:
+            assert_same_shapes_and_dtypes(u, params)
+            assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(u)), (kwargs, u)
+        assert_same_shapes_and_dtypes(state, tx.init(params))
+
+
+def _run_steps(tx, params, grads):
+    step = jax.jit(tx.update)
+    state = tx.init(params)
+    updates = []
+    for g in grads:
+        u, state = step(g, state, params)
+        updates.append(u)
+    return updates, state
+
+
+def test_float16_params_with_float32_moments_match_reference_over_many_steps():
+    """float16 stores (1 - b2) g^2 < ~3e-8 as 0, so a float16 second moment forgets tiny
+    gradients; with ``nu_dtype`` (and ``mu_dtype``) float32 every step matches the float64
+    reference to float16 rounding."""
+    params = jnp.zeros(4, jnp.float16)
+    grads = [jnp.asarray(F16_GRADS, jnp.float16) * s for s in (1.0, 0.5, 2.0, 1.0, 0.25, 1.0)]
+    gs = [np.asarray(g, np.float64) for g in grads]
+    for factory, ref in ((scale_by_adam, np_adam), (scale_by_amsgrad, np_amsgrad)):
+        tx = factory(mu_dtype=jnp.float32, nu_dtype=jnp.float32)
+        ours, _ = _run_steps(tx, params, grads)
+        for t, (u, e) in enumerate(zip(ours, ref(gs), strict=True)):
+            assert u.dtype == jnp.float16
+            np.testing.assert_allclose(np.asarray(u, np.float64), e, rtol=2**-10, err_msg=f"{t}")
+
+
+def test_float16_second_moment_never_rounds_a_positive_value_to_zero():
+    """A float16 ``nu`` would store (1 - b2) (2e-3)^2 = 4e-9 as 0, and a zero gradient next
+    would give m_hat / eps, beyond float16's range; it keeps 2**-24 instead, so the update
+    is finite and |u| <= 1 as in exact arithmetic. A float32 ``nu`` matches the reference."""
+    params = jnp.zeros(1, jnp.float16)
+    grads = [jnp.asarray([2e-3], jnp.float16), jnp.zeros(1, jnp.float16)]
+    (_, u_f16), state = _run_steps(scale_by_adam(), params, grads)
+    assert state.nu.dtype == jnp.float16 and state.nu.tolist() == [2.0**-24]
+    assert bool(jnp.isfinite(u_f16[0])) and 0.0 < float(u_f16[0]) <= 1.0
+    (_, u_f32), state = _run_steps(scale_by_adam(nu_dtype=jnp.float32), params, grads)
+    (_, expected) = np_adam([np.asarray(g, np.float64) for g in grads])
+    assert state.nu.dtype == jnp.float32 and u_f32.dtype == jnp.float16
+    np.testing.assert_allclose(np.asarray(u_f32, np.float64), expected, rtol=2**-10)
+    zero = jnp.zeros(1, jnp.float16)  # an exact zero stays zero
+    (_, u0), state = _run_steps(scale_by_adam(), params, [zero, zero])
+    assert state.nu.tolist() == [0.0] and u0.tolist() == [0.0]
