@@ -62,7 +62,7 @@ def worker(impl: str, leaves: int, size: int) -> dict[str, Any]:
     tx = lib.chain(lib.clip_by_global_norm(1.0), lib.adamw(schedule, weight_decay=0.01))
     if impl == "gradtx-flat":
         tx = gradtx.flatten(tx)
-    state = tx.init(params)
+    state = None if impl == "floor" else tx.init(params)
 
     def step(p, s, g):
         if impl == "floor":

@@ -80,3 +80,15 @@ def test_bench_compile_quick(capsys):
     for r in results.values():
         assert r is not None and "error" not in r, r
         assert r["compile_s"] > 0.0 and r["peak_rss_mb"] > 0.0
+
+
+def test_bench_fused_cpu_quick(capsys):
+    out = _load("bench_fused_cpu").main(["--quick"])
+    text = capsys.readouterr().out
+    assert "triad a=b+s*c" in text and "gradtx packed +donate" in out["rows"]
+    assert out["params"] == 33632
+    if out["kernel"] == "ok":  # a C compiler with OpenMP is on PATH (it is in CI)
+        assert out["max_abs_diff"] < 1e-6, out["max_abs_diff"]
+        assert out["rows"]["c fused"] > 0.0
+    else:
+        assert "c fused: unavailable" in text
