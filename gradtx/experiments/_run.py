@@ -216,10 +216,8 @@ def compile_run(
       `Trajectory` as ``run(tx, fn, x0, steps, ...)``; each call re-executes it.
 
     Raises:
-      ValueError: if ``steps < 0``, ``noise_scale < 0``, or ``noise_scale > 0`` without
-        ``key``.
-      TypeError: if ``tx`` has no ``init``/``update``, ``fn`` is not callable or ``steps``
-        is not an integer.
+      ValueError: for the values `run` rejects (``steps``, ``noise_scale``, ``key``).
+      TypeError: for the kinds `run` rejects (``tx``, ``fn``, ``steps``).
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
