@@ -242,15 +242,30 @@ def add_noise(
         t = count.astype(jnp.float32)
         std = jnp.sqrt(_divide(eta, _power(t, gamma)))
         rng_key, sample_key = jax.random.split(state.rng_key)
-        noise = tree_lib.random_like(sample_key, updates)
+        # Integer leaves are not trainable: a float32 stand-in keeps every float leaf's
+        # noise the same as without them, and they get a zero update of their own dtype.
+        noise = tree_lib.random_like(sample_key, jax.tree.map(_float_like, updates))
         new_updates = jax.tree.map(
-            lambda g, n: _numerics.promote_add(g, _numerics.scalar_mul(std, n)).astype(g.dtype),
+            lambda g, n: (
+                _numerics.promote_add(g, _numerics.scalar_mul(std, n)).astype(g.dtype)
+                if _is_float(g)
+                else jnp.zeros_like(g)
+            ),
             updates,
             noise,
         )
         return new_updates, AddNoiseState(count=count, rng_key=rng_key)
 
     return GradientTransformation(init_fn, update_fn)
+
+
+def _is_float(x: jax.Array) -> bool:
+    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+def _float_like(x: jax.Array) -> jax.Array:
+    """``x`` itself, or a float32 stand-in of its shape for an integer leaf."""
+    return x if _is_float(x) else jax.ShapeDtypeStruct(jnp.shape(x), jnp.float32)
 
 
 def _power(t: jax.Array, gamma: Any) -> jax.Array:

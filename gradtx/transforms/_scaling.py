@@ -54,7 +54,12 @@ def scale(step_size: float) -> GradientTransformation:
 
 
 def _mul(factor, g):
-    """``factor * g`` keeping ``g``'s dtype (a traced float32 factor must not promote bf16)."""
+    """``factor * g`` keeping ``g``'s dtype (a traced float32 factor must not promote bf16).
+
+    An integer (or boolean) leaf is not trainable: it gets a zero update of its own dtype.
+    """
+    if not jnp.issubdtype(jnp.result_type(g), jnp.inexact):
+        return jnp.zeros_like(g)
     if isinstance(factor, (int, float)):
         return factor * g
     return jnp.asarray(factor).astype(g.dtype) * g

@@ -181,6 +181,9 @@ INTEGER_SAFE = [
     "freeze",
     "apply_every",
     "monitor_standalone",
+    "scale",
+    "scale_by_learning_rate",
+    "add_noise",
 ]
 _BY_NAME = {e.name: e for e in ENTRIES}
 
@@ -208,6 +211,30 @@ def test_integer_leaves_pass_through_norms_clips_and_structure(name):
     updates, _ = _update(entry, tx, grads, tx.init(params), params)
     _check_int_leaf_zero(updates)
     assert _finite(updates["float"])
+
+
+# Under JAX's default ("standard") dtype promotion every entry takes integer leaves
+# directly, except those whose numbers are the user's own function (the registry's
+# `stateless*` entries scale by a float) and those that evaluate the loss at the whole
+# params (line searches, curvature steps). (Under "strict" promotion, as in this suite,
+# float arithmetic on an integer leaf is an error: there, only INTEGER_SAFE takes them.)
+USER_FUNCTIONS = ("stateless", "stateless_with_tree_map", "with_extra_args_support")
+INTEGER_LEAF_ENTRIES = [
+    e for e in ENTRIES if e.name not in USER_FUNCTIONS and e.extra != "value_fn"
+]
+
+
+@pytest.mark.parametrize("entry", INTEGER_LEAF_ENTRIES, ids=[e.name for e in INTEGER_LEAF_ENTRIES])
+def test_integer_leaves_get_a_zero_update_of_their_dtype(entry):
+    params = _with_int_leaf({"w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)})
+    grads = _with_int_leaf({"w": jnp.full((2, 3), 0.5)})
+    with jax.numpy_dtype_promotion("standard"):
+        tx = entry.factory(**entry.kwargs)
+        state = tx.init(params)
+        for _ in range(2):
+            updates, state = _update(entry, tx, grads, state, params)
+            _check_int_leaf_zero(updates)
+            assert _finite(updates["float"])
 
 
 def test_tree_norms_accept_integer_leaves():
