@@ -25,11 +25,24 @@ def assert_trees_close(actual: Any, expected: Any, rtol: float = 1e-6, atol: flo
         )
 
 
+def shapes_and_dtypes(tree: Any) -> Any:
+    """The tree with each leaf replaced by ``(shape, dtype)``: comparable with ``==``."""
+    return jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), tree)
+
+
 def assert_same_shapes_and_dtypes(actual: Any, expected: Any):
     """Same structure, shapes and dtypes."""
-    a = jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), actual)
-    e = jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), expected)
+    a, e = shapes_and_dtypes(actual), shapes_and_dtypes(expected)
     assert a == e, f"\n{a}\n!=\n{e}"
+
+
+def all_finite(tree: Any) -> bool:
+    """Every floating leaf finite (integer leaves count as finite)."""
+    return all(
+        bool(jnp.all(jnp.isfinite(x)))
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+    )
 
 
 def example_params(dtype=jnp.float32) -> dict[str, Any]:

@@ -248,7 +248,7 @@ def add_noise(
         new_updates = jax.tree.map(
             lambda g, n: (
                 _numerics.promote_add(g, _numerics.scalar_mul(std, n)).astype(g.dtype)
-                if _is_float(g)
+                if _numerics.is_float(g)
                 else jnp.zeros_like(g)
             ),
             updates,
@@ -259,13 +259,9 @@ def add_noise(
     return GradientTransformation(init_fn, update_fn)
 
 
-def _is_float(x: jax.Array) -> bool:
-    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
-
-
 def _float_like(x: jax.Array) -> jax.Array:
     """``x`` itself, or a float32 stand-in of its shape for an integer leaf."""
-    return x if _is_float(x) else jax.ShapeDtypeStruct(jnp.shape(x), jnp.float32)
+    return x if _numerics.is_float(x) else jax.ShapeDtypeStruct(jnp.shape(x), jnp.float32)
 
 
 def _power(t: jax.Array, gamma: Any) -> jax.Array:

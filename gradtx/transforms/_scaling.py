@@ -58,7 +58,7 @@ def _mul(factor, g):
 
     An integer (or boolean) leaf is not trainable: it gets a zero update of its own dtype.
     """
-    if not jnp.issubdtype(jnp.result_type(g), jnp.inexact):
+    if not _numerics.is_float(g):
         return jnp.zeros_like(g)
     if isinstance(factor, (int, float)):
         return factor * g

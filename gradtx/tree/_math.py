@@ -198,10 +198,6 @@ def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
       >>> gradtx.tree.where({"w": jnp.array([True, False])}, x, y)["w"].tolist()
       [1.0, -2.0]
     """
-    if (
-        jax.tree.structure(condition).num_leaves == 1
-        and jnp.ndim(jax.tree.leaves(condition)[0]) == 0
-    ):
-        condition = jax.tree.leaves(condition)[0]
+    if jax.tree_util.treedef_is_leaf(jax.tree.structure(condition)):  # one array or bool
         return jax.tree.map(lambda x, y: jnp.where(condition, x, y), tree_x, tree_y)
     return jax.tree.map(lambda c, x, y: jnp.where(c, x, y), condition, tree_x, tree_y)

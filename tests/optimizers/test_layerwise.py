@@ -3,8 +3,6 @@ signatures and validation."""
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,23 +17,7 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity
-
-
-def _schedule(count):
-    return 0.1 / (1.0 + 0.1 * count.astype(jnp.float32))
-
-
-def _assert_same_signature(ours, theirs):
-    """Optax's positional/keyword parameters, in order, with the same defaults; gradtx
-    may add keyword-only ones."""
-    ours_p = inspect.signature(ours).parameters
-    theirs_p = inspect.signature(theirs).parameters
-    assert list(ours_p)[: len(theirs_p)] == list(theirs_p)
-    for name, p in theirs_p.items():
-        assert ours_p[name].kind == p.kind, name
-        if p.default is not inspect.Parameter.empty and not callable(p.default):
-            assert ours_p[name].default == p.default, name
+from tests.optax_parity import assert_optax_parity, assert_same_signature, schedule
 
 
 def _not_vector(tree):
@@ -47,7 +29,7 @@ PARITY = [
     (
         "lamb",
         {
-            "learning_rate": _schedule,
+            "learning_rate": schedule,
             "b1": 0.8,
             "b2": 0.99,
             "eps": 1e-4,
@@ -64,7 +46,7 @@ PARITY = [
     (
         "lars",
         {
-            "learning_rate": _schedule,
+            "learning_rate": schedule,
             "weight_decay": 0.01,
             "weight_decay_mask": _not_vector,
             "trust_coefficient": 0.01,
@@ -99,7 +81,7 @@ def test_optax_parity(name, kwargs, eager):
 
 @pytest.mark.parametrize("name", ["lamb", "lars"])
 def test_signatures_match_optax(name):
-    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
+    assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_lamb_is_the_documented_chain():

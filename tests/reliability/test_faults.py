@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests.helpers import example_params, gradient_sequence
+from tests.helpers import all_finite, example_params, gradient_sequence
 from tests.registry import ENTRIES, Entry
 from tests.test_contract import _extra
 
@@ -41,14 +41,6 @@ def _bitwise_equal(a, b) -> bool:
         np.asarray(x).dtype == np.asarray(y).dtype
         and np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
         for x, y in zip(la, lb, strict=True)
-    )
-
-
-def _all_finite(tree) -> bool:
-    return all(
-        bool(jnp.all(jnp.isfinite(x)))
-        for x in jax.tree.leaves(tree)
-        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
     )
 
 
@@ -95,7 +87,7 @@ def test_apply_if_finite_skips_nan_and_inf_without_touching_state(inner):
         ref_u, ref_state = ref(g, ref_state, params)
         assert _bitwise_equal(u, ref_u), f"step {t} differs from the clean run"
         assert _bitwise_equal(state.inner_state, ref_state)
-        assert _all_finite((u, state))
+        assert all_finite((u, state))
     assert int(state.total_notfinite) == 3 * len(clean)
 
 
@@ -121,7 +113,7 @@ def test_dynamic_loss_scale_skips_overflow_without_touching_state(inner):
         ref_u, ref_state = ref(g, ref_state, params)
         assert _bitwise_equal(u, ref_u), f"step {t} differs from the unscaled run"
         assert _bitwise_equal(state.inner_state, ref_state)
-        assert _all_finite((u, state))
+        assert all_finite((u, state))
     assert int(state.total_skipped) == len(true_grads)
 
 
@@ -137,7 +129,7 @@ def test_skip_counters_saturate():
         for _ in range(3):
             _, state = step(nan, state, params)
         assert int(gradtx.tree.get(state, field)) == INT32_MAX, field
-        assert _all_finite(state.inner_state)
+        assert all_finite(state.inner_state)
 
 
 # --- saturating counters ---------------------------------------------------------------
@@ -178,10 +170,10 @@ def test_int32_counters_saturate_instead_of_wrapping(entry: Entry):
     step = _step_fn(entry, tx)
     for g in gradient_sequence(params, 3, seed=3):
         updates, state = step(g, state, params)
-        assert _all_finite(updates)
+        assert all_finite(updates)
     counters = [x for p, x in jax.tree_util.tree_leaves_with_path(state) if _is_counter(p, x)]
     assert counters and all(int(c) == INT32_MAX for c in counters), counters
-    assert _all_finite(state) or entry.name.startswith("monitor")
+    assert all_finite(state) or entry.name.startswith("monitor")
 
 
 def test_cyclic_counter_exemptions_are_registry_entries():

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradtx
-from tests.helpers import assert_same_shapes_and_dtypes
+from tests.helpers import all_finite, assert_same_shapes_and_dtypes, shapes_and_dtypes
 from tests.reliability.conftest import PROFILE
 
 _decay = st.floats(0.0, 0.9999)
@@ -76,18 +76,6 @@ _factory = st.sampled_from(sorted(FACTORIES)).flatmap(
 )
 
 
-def _finite(tree) -> bool:
-    return all(
-        bool(jnp.all(jnp.isfinite(x)))
-        for x in jax.tree.leaves(tree)
-        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
-    )
-
-
-def _avals(tree):
-    return jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), tree)
-
-
 @settings(settings.get_profile(PROFILE), max_examples=40)
 @given(
     drawn=_factory,
@@ -111,7 +99,7 @@ def test_valid_hyperparameters_keep_dtypes_and_finiteness(drawn, dtype, magnitud
         )
         updates, state = step(grads, state, params)
         assert_same_shapes_and_dtypes(updates, grads)
-        assert _avals(state) == _avals(state0), (name, kwargs)
-        assert _finite(updates), (name, kwargs, updates)
-        assert _finite(state), (name, kwargs)
+        assert shapes_and_dtypes(state) == shapes_and_dtypes(state0), (name, kwargs)
+        assert all_finite(updates), (name, kwargs, updates)
+        assert all_finite(state), (name, kwargs)
         params = gradtx.apply_updates(params, updates)

@@ -31,7 +31,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradtx
-from tests.helpers import assert_same_shapes_and_dtypes, assert_trees_close
+from tests.helpers import (
+    all_finite,
+    assert_same_shapes_and_dtypes,
+    assert_trees_close,
+    shapes_and_dtypes,
+)
 from tests.registry import ENTRIES, Entry
 from tests.reliability.conftest import PROFILE
 from tests.test_contract import _extra
@@ -87,18 +92,6 @@ def _x64_if(dtype: str):
     return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
 
 
-def _finite(tree) -> bool:
-    return all(
-        bool(jnp.all(jnp.isfinite(x)))
-        for x in jax.tree.leaves(tree)
-        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
-    )
-
-
-def _state_avals(state):
-    return jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), state)
-
-
 def _update(entry: Entry, tx, grads, state, params):
     return tx.update(grads, state, params, **_extra(entry, params, grads))
 
@@ -122,10 +115,12 @@ def test_update_keeps_structure_dtypes_and_finiteness(entry, skeleton, dtype, ma
             grads = _materialise(skeleton, dtype, seed + 1 + t, magnitude)
             updates, state = _update(entry, tx, grads, state, params)
             assert_same_shapes_and_dtypes(updates, grads)
-            assert _state_avals(state) == _state_avals(state0), f"state drifted at step {t}"
-            assert _finite(updates), f"non-finite update at step {t}: {updates}"
+            assert shapes_and_dtypes(state) == shapes_and_dtypes(state0), (
+                f"state drifted at step {t}"
+            )
+            assert all_finite(updates), f"non-finite update at step {t}: {updates}"
             if not entry.name.startswith(STATE_MAY_BE_INF):
-                assert _finite(state), f"non-finite state at step {t}"
+                assert all_finite(state), f"non-finite state at step {t}"
 
 
 @settings(settings.get_profile(PROFILE), max_examples=8)
@@ -210,7 +205,7 @@ def test_integer_leaves_pass_through_norms_clips_and_structure(name):
     tx = entry.factory(**entry.kwargs)
     updates, _ = _update(entry, tx, grads, tx.init(params), params)
     _check_int_leaf_zero(updates)
-    assert _finite(updates["float"])
+    assert all_finite(updates["float"])
 
 
 # Under JAX's default ("standard") dtype promotion every entry takes integer leaves
@@ -234,7 +229,7 @@ def test_integer_leaves_get_a_zero_update_of_their_dtype(entry):
         for _ in range(2):
             updates, state = _update(entry, tx, grads, state, params)
             _check_int_leaf_zero(updates)
-            assert _finite(updates["float"])
+            assert all_finite(updates["float"])
 
 
 def test_tree_norms_accept_integer_leaves():
@@ -328,9 +323,9 @@ def test_float16_small_gradients_give_finite_adam_updates(name):
     state0 = state = tx.init(params)
     for step in range(2):
         updates, state = tx.update(grads, state, params)
-        assert updates.dtype == jnp.float16 and _finite(updates), (step, updates)
-        assert _finite(state), (step, state)
-        assert _state_avals(state) == _state_avals(state0)
+        assert updates.dtype == jnp.float16 and all_finite(updates), (step, updates)
+        assert all_finite(state), (step, state)
+        assert shapes_and_dtypes(state) == shapes_and_dtypes(state0)
 
 
 def test_float16_small_gradients_give_finite_rms_updates():
@@ -347,7 +342,7 @@ def test_float16_small_gradients_give_finite_rms_updates():
         state = tx.init(params)
         for _ in range(2):
             updates, state = tx.update(grads, state, params)
-            assert updates.dtype == jnp.float16 and _finite(updates), updates
+            assert updates.dtype == jnp.float16 and all_finite(updates), updates
 
 
 # --- every optimizer at its default settings ----------------------------------------------
@@ -387,6 +382,6 @@ def test_every_optimizer_at_default_settings_stays_finite(name):
         return history, params, state
 
     history, params, state = run(params, state0)
-    assert _finite(history), (name, history)
-    assert _finite(params)
-    assert _state_avals(state) == _state_avals(state0)
+    assert all_finite(history), (name, history)
+    assert all_finite(params)
+    assert shapes_and_dtypes(state) == shapes_and_dtypes(state0)

@@ -57,3 +57,24 @@ def test_empty_tree():
     tx = gradtx.flatten(gradtx.scale_by_adam())
     u, _ = tx.update({}, tx.init({}))
     assert u == {}
+
+
+def test_flatten_is_a_drop_in_for_an_elementwise_optimizer():
+    """What the README recommends for small trees: the same updates as on the tree."""
+
+    def make():
+        schedule = gradtx.warmup_cosine_decay_schedule(0.0, 1e-2, 3, 20)
+        return gradtx.chain(
+            gradtx.clip_by_global_norm(1.0), gradtx.adamw(schedule, weight_decay=0.01)
+        )
+
+    params = example_params()
+    flat, plain = gradtx.flatten(make()), make()
+    fs, ps = flat.init(params), plain.init(params)
+    for g in gradient_sequence(params, steps=6):
+        uf, fs = jax.jit(flat.update)(g, fs, params)
+        up, ps = jax.jit(plain.update)(g, ps, params)
+        assert_same_shapes_and_dtypes(uf, up)
+        for a, b in zip(jax.tree.leaves(uf), jax.tree.leaves(up), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
+        params = gradtx.apply_updates(params, up)
