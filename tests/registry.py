@@ -43,6 +43,7 @@ class Entry(NamedTuple):
 def _gather() -> list[Entry]:
     from tests import (
         registry_adam,
+        registry_contrib,
         registry_core,
         registry_lbfgs,
         registry_optimizers,
@@ -62,6 +63,7 @@ def _gather() -> list[Entry]:
         registry_wrappers,
         registry_schedules,
         registry_second_order,
+        registry_contrib,
     ):
         entries.extend(module.ENTRIES)
     names = [e.name for e in entries]
