@@ -10,8 +10,30 @@ from tests.registry import Entry
 
 contrib = gradtx.contrib
 
+
+def _opt(name, factory, kwargs, **more):
+    return Entry(f"contrib.{name}", factory, kwargs, is_optimizer=True, **more)
+
+
+def _tx(name, factory, kwargs, **more):
+    return Entry(f"contrib.{name}", factory, kwargs, **more)
+
+
 ENTRIES: list[Entry] = [
-    Entry(
-        "contrib.muon", contrib.muon, {"learning_rate": 0.05}, needs_params=True, is_optimizer=True
+    # muon
+    _opt("muon", contrib.muon, {"learning_rate": 0.05}, needs_params=True),
+    # schedule-free
+    _opt(
+        "schedule_free",
+        contrib.schedule_free,
+        {"base_optimizer": gradtx.sgd(0.1), "learning_rate": 0.1},
+        needs_params=True,
+    ),
+    _opt("schedule_free_sgd", contrib.schedule_free_sgd, {"learning_rate": 0.1}, needs_params=True),
+    _opt(
+        "schedule_free_adamw",
+        contrib.schedule_free_adamw,
+        {"learning_rate": 0.05},
+        needs_params=True,
     ),
 ]
