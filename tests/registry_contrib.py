@@ -36,4 +36,25 @@ ENTRIES: list[Entry] = [
         {"learning_rate": 0.05},
         needs_params=True,
     ),
+    # adopt
+    _tx("scale_by_adopt", contrib.scale_by_adopt, {}),
+    _tx(
+        "scale_by_adopt_nesterov", contrib.scale_by_adopt, {"nesterov": True, "use_clipping": False}
+    ),
+    _opt("adopt", contrib.adopt, {"learning_rate": 0.05}),
+    # ademamix
+    _tx("scale_by_ademamix", contrib.scale_by_ademamix, {"b3": 0.99}),
+    _opt(
+        "ademamix",
+        contrib.ademamix,
+        {"learning_rate": 0.05, "weight_decay": 1e-3},
+        needs_params=True,
+    ),
+    _tx("scale_by_simplified_ademamix", contrib.scale_by_simplified_ademamix, {"b1": 0.9}),
+    _opt(
+        "simplified_ademamix",
+        contrib.simplified_ademamix,
+        {"learning_rate": 0.01, "b1": 0.9},
+        needs_params=True,
+    ),
 ]

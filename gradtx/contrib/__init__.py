@@ -5,6 +5,16 @@ where Optax departs from a paper's reference implementation, a documented argume
 the factory gives the reference algorithm.
 """
 
+from gradtx.contrib._ademamix import ScaleByAdemamixState as ScaleByAdemamixState
+from gradtx.contrib._ademamix import (
+    ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
+)
+from gradtx.contrib._ademamix import ademamix as ademamix
+from gradtx.contrib._ademamix import scale_by_ademamix as scale_by_ademamix
+from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_simplified_ademamix
+from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
+from gradtx.contrib._adopt import adopt as adopt
+from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
@@ -18,11 +28,19 @@ from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
 __all__ = [
     "MuonDimensionNumbers",
     "MuonState",
+    "ScaleByAdemamixState",
+    "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
+    "ademamix",
+    "adopt",
     "muon",
+    "scale_by_ademamix",
+    "scale_by_adopt",
     "scale_by_muon",
+    "scale_by_simplified_ademamix",
     "schedule_free",
     "schedule_free_adamw",
     "schedule_free_eval_params",
     "schedule_free_sgd",
+    "simplified_ademamix",
 ]

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
+from gradtx.contrib import _util
 from gradtx.core import _numerics, _validate
 from gradtx.core._base import EmptyState, GradientTransformation, Updates
 from gradtx.core._combine import chain
@@ -292,7 +293,7 @@ def scale_by_muon(
         )
         if adaptive:
             new = jax.tree.map(lambda m, o: jnp.sum(m.conj() * o) * o, mu_hat, new)
-        mu = jax.tree.map(lambda n, o: n.astype(o.dtype), mu, state.mu)
+        mu = _util.stored(mu, state.mu)
         return new, MuonState(count=count, mu=mu, ns_coeffs=state.ns_coeffs)
 
     return GradientTransformation(init_fn, update_fn)
