@@ -57,4 +57,7 @@ ENTRIES: list[Entry] = [
         {"learning_rate": 0.01, "b1": 0.9},
         needs_params=True,
     ),
+    # learning-rate-free
+    _opt("prodigy", contrib.prodigy, {"learning_rate": 0.5}, needs_params=True),
+    _opt("dadapt_adamw", contrib.dadapt_adamw, {}, needs_params=True),
 ]

@@ -19,6 +19,10 @@ from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
+from gradtx.contrib._prodigy import DAdaptAdamWState as DAdaptAdamWState
+from gradtx.contrib._prodigy import ProdigyState as ProdigyState
+from gradtx.contrib._prodigy import dadapt_adamw as dadapt_adamw
+from gradtx.contrib._prodigy import prodigy as prodigy
 from gradtx.contrib._schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx.contrib._schedule_free import schedule_free as schedule_free
 from gradtx.contrib._schedule_free import schedule_free_adamw as schedule_free_adamw
@@ -26,14 +30,18 @@ from gradtx.contrib._schedule_free import schedule_free_eval_params as schedule_
 from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
 
 __all__ = [
+    "DAdaptAdamWState",
     "MuonDimensionNumbers",
     "MuonState",
+    "ProdigyState",
     "ScaleByAdemamixState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
     "ademamix",
     "adopt",
+    "dadapt_adamw",
     "muon",
+    "prodigy",
     "scale_by_ademamix",
     "scale_by_adopt",
     "scale_by_muon",

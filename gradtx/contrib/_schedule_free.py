@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gradtx.contrib import _util
 from gradtx.core import _numerics, _validate
 from gradtx.core._base import (
     GradientTransformation,
@@ -54,25 +55,9 @@ class ScheduleFreeState(NamedTuple):
     z: Params
 
 
-def _lowest_float_dtype(params: Any) -> Any:
-    """The float dtype with the fewest bits among the leaves (float32 for an empty tree)."""
-    dtypes = [jnp.result_type(x) for x in jax.tree.leaves(params)]
-    floats = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
-    if not floats:
-        return jnp.dtype(dtypes[0]) if dtypes else jnp.dtype(jnp.float32)
-    return min(floats, key=lambda d: jnp.finfo(d).bits)
-
-
-def _in(value: Any, x: jax.Array) -> Any:
-    """A hyperparameter in ``x``'s dtype (a Python number stays weakly typed)."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(jnp.result_type(x))
-
-
 def _average_point(y: jax.Array, z: jax.Array, b1: Any) -> jax.Array:
     """``x = (y - (1 - b1) z) / b1``: the average recovered from ``y`` and ``z``."""
-    b1 = _in(b1, y)
+    b1 = _util.like(b1, y)
     return (y - (1 - b1) * z.astype(y.dtype)) / b1
 
 
@@ -167,7 +152,7 @@ def schedule_free(
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init_fn(params):
-        dtype = _lowest_float_dtype(params)
+        dtype = _util.lowest_float_dtype(params)
         z = _numerics.cast_tree(params, state_dtype)
         return ScheduleFreeState(
             b1=jnp.asarray(b1, dtype),
@@ -201,7 +186,7 @@ def schedule_free(
             x = _average_point(y, z_old, b1)
             c = ck.astype(x.dtype)
             x = (1 - c) * x + c * z_new.astype(x.dtype)
-            b = _in(b1, x)
+            b = _util.like(b1, x)
             new_y = b * x + (1 - b) * z_new.astype(x.dtype)
             return (new_y - y).astype(g.dtype)
 
