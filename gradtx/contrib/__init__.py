@@ -15,6 +15,9 @@ from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_si
 from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
 from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._cautious import CautiousState as CautiousState
+from gradtx.contrib._cautious import add_cautious_decayed_weights as add_cautious_decayed_weights
+from gradtx.contrib._cautious import cautious as cautious
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
@@ -30,6 +33,7 @@ from gradtx.contrib._schedule_free import schedule_free_eval_params as schedule_
 from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
 
 __all__ = [
+    "CautiousState",
     "DAdaptAdamWState",
     "MuonDimensionNumbers",
     "MuonState",
@@ -37,8 +41,10 @@ __all__ = [
     "ScaleByAdemamixState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
+    "add_cautious_decayed_weights",
     "ademamix",
     "adopt",
+    "cautious",
     "dadapt_adamw",
     "muon",
     "prodigy",

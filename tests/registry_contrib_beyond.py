@@ -1,0 +1,28 @@
+"""Registry entries for the beyond-Optax optimizers of ``gradtx.contrib`` (see
+tests/registry.py): cautious, MARS, SOAP, Adam-mini ..."""
+
+import gradtx
+from tests.registry import Entry
+
+contrib = gradtx.contrib
+
+
+def _opt(name, factory, kwargs, **more):
+    return Entry(f"contrib.{name}", factory, kwargs, is_optimizer=True, **more)
+
+
+def _tx(name, factory, kwargs, **more):
+    return Entry(f"contrib.{name}", factory, kwargs, **more)
+
+
+ENTRIES: list[Entry] = [
+    # cautious
+    _opt("cautious", contrib.cautious, {"inner": gradtx.adamw(0.05)}, needs_params=True),
+    _opt("cautious_sgd", contrib.cautious, {"inner": gradtx.sgd(0.1, momentum=0.9)}),
+    _tx(
+        "add_cautious_decayed_weights",
+        contrib.add_cautious_decayed_weights,
+        {"weight_decay": 0.1},
+        needs_params=True,
+    ),
+]
