@@ -26,3 +26,9 @@ ENTRIES: list[Entry] = [
         needs_params=True,
     ),
 ]
+ENTRIES += [
+    # mars
+    _tx("scale_by_mars", contrib.scale_by_mars, {}),
+    _tx("scale_by_mars_unclipped", contrib.scale_by_mars, {"gamma": 0.5, "max_norm": None}),
+    _opt("mars", contrib.mars, {"learning_rate": 0.05, "weight_decay": 1e-3}, needs_params=True),
+]

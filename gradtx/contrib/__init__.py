@@ -18,6 +18,9 @@ from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
 from gradtx.contrib._cautious import CautiousState as CautiousState
 from gradtx.contrib._cautious import add_cautious_decayed_weights as add_cautious_decayed_weights
 from gradtx.contrib._cautious import cautious as cautious
+from gradtx.contrib._mars import ScaleByMarsState as ScaleByMarsState
+from gradtx.contrib._mars import mars as mars
+from gradtx.contrib._mars import scale_by_mars as scale_by_mars
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
@@ -39,6 +42,7 @@ __all__ = [
     "MuonState",
     "ProdigyState",
     "ScaleByAdemamixState",
+    "ScaleByMarsState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
     "add_cautious_decayed_weights",
@@ -46,10 +50,12 @@ __all__ = [
     "adopt",
     "cautious",
     "dadapt_adamw",
+    "mars",
     "muon",
     "prodigy",
     "scale_by_ademamix",
     "scale_by_adopt",
+    "scale_by_mars",
     "scale_by_muon",
     "scale_by_simplified_ademamix",
     "schedule_free",
