@@ -32,3 +32,13 @@ ENTRIES += [
     _tx("scale_by_mars_unclipped", contrib.scale_by_mars, {"gamma": 0.5, "max_norm": None}),
     _opt("mars", contrib.mars, {"learning_rate": 0.05, "weight_decay": 1e-3}, needs_params=True),
 ]
+ENTRIES += [
+    # soap
+    _tx("scale_by_soap", contrib.scale_by_soap, {"precondition_frequency": 2}),
+    _tx(
+        "scale_by_soap_1d",
+        contrib.scale_by_soap,
+        {"precondition_1d": True, "normalize_grads": True, "max_precond_dim": 3},
+    ),
+    _opt("soap", contrib.soap, {"learning_rate": 0.05}, needs_params=True),
+]

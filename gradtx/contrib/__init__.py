@@ -34,6 +34,9 @@ from gradtx.contrib._schedule_free import schedule_free as schedule_free
 from gradtx.contrib._schedule_free import schedule_free_adamw as schedule_free_adamw
 from gradtx.contrib._schedule_free import schedule_free_eval_params as schedule_free_eval_params
 from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
+from gradtx.contrib._soap import ScaleBySoapState as ScaleBySoapState
+from gradtx.contrib._soap import scale_by_soap as scale_by_soap
+from gradtx.contrib._soap import soap as soap
 
 __all__ = [
     "CautiousState",
@@ -44,6 +47,7 @@ __all__ = [
     "ScaleByAdemamixState",
     "ScaleByMarsState",
     "ScaleBySimplifiedAdEMAMixState",
+    "ScaleBySoapState",
     "ScheduleFreeState",
     "add_cautious_decayed_weights",
     "ademamix",
@@ -58,9 +62,11 @@ __all__ = [
     "scale_by_mars",
     "scale_by_muon",
     "scale_by_simplified_ademamix",
+    "scale_by_soap",
     "schedule_free",
     "schedule_free_adamw",
     "schedule_free_eval_params",
     "schedule_free_sgd",
     "simplified_ademamix",
+    "soap",
 ]
