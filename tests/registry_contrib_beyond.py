@@ -42,3 +42,14 @@ ENTRIES += [
     ),
     _opt("soap", contrib.soap, {"learning_rate": 0.05}, needs_params=True),
 ]
+ENTRIES += [
+    # adam-mini
+    _tx("scale_by_adam_mini", contrib.scale_by_adam_mini, {}),
+    _tx("scale_by_adam_mini_rows", contrib.scale_by_adam_mini, {"block_axes": (0,)}),
+    _opt(
+        "adam_mini",
+        contrib.adam_mini,
+        {"learning_rate": 0.05, "weight_decay": 1e-3},
+        needs_params=True,
+    ),
+]

@@ -5,6 +5,9 @@ where Optax departs from a paper's reference implementation, a documented argume
 the factory gives the reference algorithm.
 """
 
+from gradtx.contrib._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
+from gradtx.contrib._adam_mini import adam_mini as adam_mini
+from gradtx.contrib._adam_mini import scale_by_adam_mini as scale_by_adam_mini
 from gradtx.contrib._ademamix import ScaleByAdemamixState as ScaleByAdemamixState
 from gradtx.contrib._ademamix import (
     ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
@@ -44,11 +47,13 @@ __all__ = [
     "MuonDimensionNumbers",
     "MuonState",
     "ProdigyState",
+    "ScaleByAdamMiniState",
     "ScaleByAdemamixState",
     "ScaleByMarsState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScaleBySoapState",
     "ScheduleFreeState",
+    "adam_mini",
     "add_cautious_decayed_weights",
     "ademamix",
     "adopt",
@@ -57,6 +62,7 @@ __all__ = [
     "mars",
     "muon",
     "prodigy",
+    "scale_by_adam_mini",
     "scale_by_ademamix",
     "scale_by_adopt",
     "scale_by_mars",
