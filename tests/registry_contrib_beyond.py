@@ -53,3 +53,13 @@ ENTRIES += [
         needs_params=True,
     ),
 ]
+ENTRIES += [
+    # shampoo
+    _tx("scale_by_shampoo", contrib.scale_by_shampoo, {"block_size": 2}),
+    _tx(
+        "scale_by_shampoo_adam_graft",
+        contrib.scale_by_shampoo,
+        {"graft_type": "adam", "preconditioning_compute_steps": 2, "start_preconditioning_step": 2},
+    ),
+    _opt("shampoo", contrib.shampoo, {"learning_rate": 0.05, "block_size": 3}),
+]

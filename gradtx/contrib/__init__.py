@@ -2,7 +2,9 @@
 
 Every name of ``optax.contrib`` with Optax's signatures, numbers and state structures;
 where Optax departs from a paper's reference implementation, a documented argument of
-the factory gives the reference algorithm.
+the factory gives the reference algorithm. Beyond Optax: ``cautious`` and
+``add_cautious_decayed_weights``, ``mars``, ``soap``, ``adam_mini``, ``shampoo`` (each with
+its ``scale_by_*`` and state).
 """
 
 from gradtx.contrib._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
@@ -37,6 +39,9 @@ from gradtx.contrib._schedule_free import schedule_free as schedule_free
 from gradtx.contrib._schedule_free import schedule_free_adamw as schedule_free_adamw
 from gradtx.contrib._schedule_free import schedule_free_eval_params as schedule_free_eval_params
 from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
+from gradtx.contrib._shampoo import ScaleByShampooState as ScaleByShampooState
+from gradtx.contrib._shampoo import scale_by_shampoo as scale_by_shampoo
+from gradtx.contrib._shampoo import shampoo as shampoo
 from gradtx.contrib._soap import ScaleBySoapState as ScaleBySoapState
 from gradtx.contrib._soap import scale_by_soap as scale_by_soap
 from gradtx.contrib._soap import soap as soap
@@ -50,6 +55,7 @@ __all__ = [
     "ScaleByAdamMiniState",
     "ScaleByAdemamixState",
     "ScaleByMarsState",
+    "ScaleByShampooState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScaleBySoapState",
     "ScheduleFreeState",
@@ -67,12 +73,14 @@ __all__ = [
     "scale_by_adopt",
     "scale_by_mars",
     "scale_by_muon",
+    "scale_by_shampoo",
     "scale_by_simplified_ademamix",
     "scale_by_soap",
     "schedule_free",
     "schedule_free_adamw",
     "schedule_free_eval_params",
     "schedule_free_sgd",
+    "shampoo",
     "simplified_ademamix",
     "soap",
 ]
