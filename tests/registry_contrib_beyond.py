@@ -63,3 +63,7 @@ ENTRIES += [
     ),
     _opt("shampoo", contrib.shampoo, {"learning_rate": 0.05, "block_size": 3}),
 ]
+ENTRIES += [
+    # asam (the adversarial step; descent convention, like sam's chain(normalize(), sgd(rho)))
+    _opt("scale_by_asam", contrib.scale_by_asam, {"rho": 0.05, "eta": 0.1}, needs_params=True),
+]

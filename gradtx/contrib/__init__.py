@@ -3,8 +3,8 @@
 Every name of ``optax.contrib`` with Optax's signatures, numbers and state structures;
 where Optax departs from a paper's reference implementation, a documented argument of
 the factory gives the reference algorithm. Beyond Optax: ``cautious`` and
-``add_cautious_decayed_weights``, ``mars``, ``soap``, ``adam_mini``, ``shampoo`` (each with
-its ``scale_by_*`` and state).
+``add_cautious_decayed_weights``, ``mars``, ``soap``, ``adam_mini``, ``shampoo`` (each
+with its ``scale_by_*`` and state) and ``scale_by_asam`` (ASAM's adversarial step).
 """
 
 from gradtx.contrib._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
@@ -20,6 +20,7 @@ from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_si
 from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
 from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._asam import scale_by_asam as scale_by_asam
 from gradtx.contrib._cautious import CautiousState as CautiousState
 from gradtx.contrib._cautious import add_cautious_decayed_weights as add_cautious_decayed_weights
 from gradtx.contrib._cautious import cautious as cautious
@@ -70,6 +71,7 @@ __all__ = [
     "prodigy",
     "scale_by_adam_mini",
     "scale_by_ademamix",
+    "scale_by_asam",
     "scale_by_adopt",
     "scale_by_mars",
     "scale_by_muon",

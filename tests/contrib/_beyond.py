@@ -14,6 +14,7 @@ BEYOND_OPTAX = frozenset(
         "cautious",
         "mars",
         "scale_by_adam_mini",
+        "scale_by_asam",
         "scale_by_mars",
         "scale_by_shampoo",
         "scale_by_soap",
