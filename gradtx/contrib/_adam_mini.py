@@ -27,9 +27,9 @@ class ScaleByAdamMiniState(NamedTuple):
     Attributes:
       count: updates so far (int32, saturating).
       mu: first-moment EMA, dtype ``mu_dtype`` or the parameter's.
-      nu: the per-block second moments: each leaf shaped like the parameter with the
-        axes that do not index blocks of size 1 (a ``[1, ..., 1]`` array for one block
-        per leaf), dtype the parameter's.
+      nu: the per-block second moments: each leaf the parameter's shape with the axes
+        that do not index blocks dropped (a scalar for one block per leaf), dtype the
+        parameter's.
     """
 
     count: jax.Array
@@ -117,7 +117,7 @@ def scale_by_adam_mini(
       >>> u.round(4).tolist()  # g / rms(g): rms = sqrt((9 + 16) / 2)
       [0.8485, -1.1314]
       >>> state.nu.shape  # one scalar for the leaf
-      (1,)
+      ()
 
     References:
       Zhang et al., "Adam-mini: Use Fewer Learning Rates To Gain More", ICLR 2025,
@@ -135,7 +135,7 @@ def scale_by_adam_mini(
 
     def block_shape(p):
         kept = _kept_axes(fn, block_axes, p)
-        return tuple(d if a in kept else 1 for a, d in enumerate(jnp.shape(p)))
+        return tuple(d for a, d in enumerate(jnp.shape(p)) if a in kept)
 
     def init_fn(params):
         def nu(p):
@@ -161,8 +161,7 @@ def scale_by_adam_mini(
             kept = _kept_axes(fn, block_axes, g)
             dtype = _numerics.compute_dtype(g.dtype)
             sq = _numerics.abs_sq(g).astype(dtype)
-            mean = jnp.mean(sq, axis=_reduced_axes(kept, g.ndim), keepdims=True)
-            return mean.reshape(v.shape).astype(v.dtype)
+            return jnp.mean(sq, axis=_reduced_axes(kept, g.ndim)).astype(v.dtype)
 
         mean_sq = jax.tree.map(block_mean_sq, updates, state.nu, is_leaf=is_none)
         nu = _numerics.update_moment(mean_sq, state.nu, b2, 1)
@@ -173,6 +172,7 @@ def scale_by_adam_mini(
             if g is None:
                 return None
             dtype = _numerics.compute_dtype(g.dtype)
+            v = jnp.expand_dims(v, _reduced_axes(_kept_axes(fn, block_axes, g), g.ndim))
             denom = jnp.sqrt(v.astype(dtype)) + eps
             return (m.astype(dtype) / denom).astype(g.dtype)
 

@@ -126,6 +126,12 @@ def scale_by_soap(
     ``merge_dims`` is not offered. With every basis at the identity
     (``max_precond_dim=0``) the step is Adam's with the same betas.
 
+    A rank-deficient statistic (a wide or tall matrix in its first steps) has a
+    degenerate zero eigenvalue whose eigenvectors are any orthonormal basis of the null
+    space; Adam is not rotation invariant, so the updates there depend on the basis
+    the ``eigh`` implementation picks (one device or sharded, CPU or GPU), as in the
+    reference.
+
     Args:
       b1: first-moment decay, in [0, 1). Default 0.95.
       b2: second-moment decay, in [0, 1). Default 0.95.
