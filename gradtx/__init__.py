@@ -24,6 +24,7 @@ _LAZY_NAMESPACES = (
     "losses",
     "second_order",
     "sharding",
+    "tree_utils",
 )
 
 
