@@ -1,0 +1,195 @@
+"""Optax conformance of optimizer states: same classes, fields, nesting, shapes and dtypes.
+
+For every name gradtx shares with Optax 0.2.8 (each registry entry whose factory is
+gradtx's object of an Optax name, and a table of wrappers built with each library's
+own inner transforms), ``init`` builds the same state pytree in both libraries: the
+NamedTuple class names and field names, the containers, the leaf shapes and dtypes.
+An Optax state saved through ``flax.serialization`` restores into the gradtx state of
+every optimizer alias, and the restored state continues with Optax's numbers.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+from tests.optax_parity import standard
+from tests.registry import ENTRIES
+
+optax = pytest.importorskip("optax", reason="optax is in the [test] extra")
+serialization = pytest.importorskip("flax.serialization", reason="flax is in the [test] extra")
+
+
+def _params():
+    return {"w": jnp.ones((3, 2)), "b": jnp.zeros((2,)), "s": jnp.asarray(0.5)}
+
+
+def structure(tree):
+    """A library-independent description: class and field names, containers, leaves."""
+    if tree is None:
+        return None
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return (type(tree).__name__, tuple((f, structure(getattr(tree, f))) for f in tree._fields))
+    if isinstance(tree, (tuple, list)):
+        return (type(tree).__name__, tuple(structure(x) for x in tree))
+    if isinstance(tree, dict):
+        return ("dict", tuple((k, structure(tree[k])) for k in sorted(tree)))
+    x = jnp.asarray(tree) if isinstance(tree, (int, float, bool, np.ndarray)) else tree
+    return ("leaf", tuple(jnp.shape(x)), str(x.dtype))
+
+
+def _optax_name(entry):
+    """The Optax name whose gradtx object is the entry's factory (prefix of its name)."""
+    parts = entry.name.split("_")
+    for k in range(len(parts), 0, -1):
+        name = "_".join(parts[:k])
+        if hasattr(optax, name) and getattr(gradtx, name, None) is entry.factory:
+            return name
+    return None
+
+
+def _translate(value):
+    """A gradtx public function given as a hyperparameter becomes Optax's of that name."""
+    name = getattr(value, "__name__", None)
+    if callable(value) and name and getattr(gradtx, name, None) is value:
+        return getattr(optax, name)
+    return value
+
+
+def _is_transform(value):
+    return hasattr(value, "init") and hasattr(value, "update")
+
+
+_AUTO = {
+    e.name: e
+    for e in ENTRIES
+    if _optax_name(e) is not None and not any(_is_transform(v) for v in e.kwargs.values())
+}
+
+
+def _not_vector(tree):
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+def _labels(tree):
+    return jax.tree.map(lambda x: "adam" if jnp.ndim(x) != 1 else "sign", tree)
+
+
+def _warmup_cosine(lib):
+    return lib.warmup_cosine_decay_schedule(0.0, 0.05, warmup_steps=2, decay_steps=40)
+
+
+# Wrappers and combinators: each built from the library's own inner transforms.
+_TABLE = {
+    "chain": lambda o: o.chain(o.scale_by_adam(), o.scale_by_learning_rate(0.1)),
+    "named_chain": lambda o: o.named_chain(
+        ("adam", o.scale_by_adam()), ("lr", o.scale_by_learning_rate(0.1))
+    ),
+    "with_extra_args_support": lambda o: o.with_extra_args_support(o.sgd(0.1)),
+    "stateless": lambda o: o.stateless(lambda u, p: u),
+    "MultiSteps": lambda o: o.MultiSteps(o.scale_by_adam(), 2).gradient_transformation(),
+    "MultiSteps_skip_not_finite": lambda o: o.MultiSteps(
+        o.scale_by_adam(), 2, use_grad_mean=False, should_skip_update_fn=o.skip_not_finite
+    ).gradient_transformation(),
+    "MultiSteps_adamw_clip": lambda o: o.MultiSteps(
+        o.chain(o.clip_by_global_norm(1.0), o.adamw(1e-2)), 3
+    ).gradient_transformation(),
+    "masked": lambda o: o.masked(o.scale_by_adam(), _not_vector),
+    "masked_tree": lambda o: o.masked(o.sgd(0.1, momentum=0.9), {"w": True, "b": False, "s": True}),
+    "multi_transform": lambda o: o.multi_transform(
+        {"adam": o.scale_by_adam(), "sign": o.scale_by_sign()}, _labels
+    ),
+    "flatten": lambda o: o.flatten(o.scale_by_adam()),
+    "apply_if_finite": lambda o: o.apply_if_finite(o.scale_by_adam(), 2),
+    "lookahead": lambda o: o.lookahead(o.chain(o.scale_by_adam(), o.scale(-0.05)), 3, 0.5),
+    "lookahead_reset_state": lambda o: o.lookahead(
+        o.chain(o.scale_by_adam(), o.scale(-0.05)), 2, 0.5, reset_state=True
+    ),
+    "inject_hyperparams": lambda o: o.inject_hyperparams(o.scale_by_adam)(b1=0.9, b2=0.999),
+    "inject_hyperparams_scheduled_lr": lambda o: o.inject_hyperparams(o.adam)(
+        learning_rate=_warmup_cosine(o), b1=0.8
+    ),
+    "inject_hyperparams_sgd_momentum": lambda o: o.inject_hyperparams(o.sgd)(
+        learning_rate=0.1, momentum=0.9
+    ),
+    "inject_stateful_hyperparams": lambda o: o.inject_stateful_hyperparams(o.scale)(
+        step_size=-0.05
+    ),
+    "sgd_momentum": lambda o: o.sgd(0.1, momentum=0.9),
+    "sgd_schedule": lambda o: o.sgd(o.exponential_decay(0.1, 10, 0.5)),
+    "adam_schedule": lambda o: o.adam(_warmup_cosine(o)),
+    "adamw_schedule_mask": lambda o: o.adamw(_warmup_cosine(o), mask=_not_vector),
+    "scale_by_learning_rate_schedule": lambda o: o.scale_by_learning_rate(_warmup_cosine(o)),
+    "lbfgs_scheduled": lambda o: o.lbfgs(learning_rate=0.1, linesearch=None),
+    "adafactor_schedule": lambda o: o.adafactor(_warmup_cosine(o)),
+}
+
+# Registry entries that share an Optax name but have a gradtx-only argument.
+_GRADTX_ONLY = {
+    "scale_by_adam_low_memory": "nu_dtype and the 8-bit storage are gradtx extensions",
+    "monitor_standalone": "Optax's monitor takes no standalone form",
+    "lbfgs_learning_rate_no_linesearch": "covered by lbfgs_scheduled",
+}
+
+
+def _build_auto(entry, lib):
+    name = _optax_name(entry)
+    kwargs = entry.kwargs if lib is gradtx else {k: _translate(v) for k, v in entry.kwargs.items()}
+    return getattr(lib, name)(**kwargs)
+
+
+_CASES = sorted(set(_AUTO) - set(_GRADTX_ONLY)) + sorted(_TABLE)
+
+
+def _pair(case):
+    if case in _TABLE:
+        return _TABLE[case](gradtx), _TABLE[case](optax)
+    entry = _AUTO[case]
+    return _build_auto(entry, gradtx), _build_auto(entry, optax)
+
+
+def _init(tx, params):
+    with jax.numpy_dtype_promotion("standard"):
+        return tx.init(params)
+
+
+def test_every_shared_registry_entry_is_compared():
+    shared = {e.name for e in ENTRIES if _optax_name(e) is not None}
+    missing = shared - set(_CASES) - set(_GRADTX_ONLY)
+    assert not missing, f"registry entries with an Optax name but no state comparison: {missing}"
+
+
+@pytest.mark.parametrize("case", _CASES)
+def test_init_state_matches_optax(case):
+    ours, theirs = _pair(case)
+    params = _params()
+    assert structure(_init(ours, params)) == structure(_init(theirs, params))
+
+
+_ALIASES = [
+    e.name
+    for e in ENTRIES
+    if e.is_optimizer and e.name in _AUTO and e.name not in _GRADTX_ONLY
+] + ["sgd_momentum", "sgd_schedule", "adam_schedule", "adamw_schedule_mask", "MultiSteps_adamw_clip"]
+
+
+@pytest.mark.parametrize("case", _ALIASES)
+def test_optax_state_restores_into_gradtx_through_flax(case):
+    ours, theirs = _pair(case)
+    params = _params()
+    theirs_state = _init(theirs, params)
+    # Take a couple of Optax steps so the restored values are not just init values.
+    update = jax.jit(standard(theirs).update)
+    grads = jax.tree.map(lambda x: jnp.full_like(x, 0.3), params)
+    for _ in range(2):
+        _, theirs_state = update(grads, theirs_state, params)
+    saved = serialization.to_bytes(theirs_state)
+    restored = serialization.from_bytes(_init(ours, params), saved)
+    assert structure(restored) == structure(_init(ours, params))
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(theirs_state), strict=True):
+        if jnp.issubdtype(jnp.result_type(b), jax.dtypes.prng_key):
+            continue
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
