@@ -73,7 +73,8 @@ def test_where(trees):
 
 
 def test_get_finds_the_shallowest_named_field_and_set_replaces_it():
-    tx = gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_learning_rate(0.25))
+    lr = gradtx.inject_hyperparams(gradtx.scale_by_learning_rate)(0.25)
+    tx = gradtx.chain(gradtx.scale_by_adam(), lr)
     state = tx.init({"w": jnp.zeros(2)})
     with pytest.raises(KeyError, match="same depth"):
         tree.get(state, "count")
