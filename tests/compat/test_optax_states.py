@@ -226,3 +226,45 @@ def test_optax_state_restores_into_gradtx_through_flax(case):
         if jnp.issubdtype(jnp.result_type(b), jax.dtypes.prng_key):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_optax_multisteps_adamw_checkpoint_resumes_in_gradtx():
+    """An Optax ``MultiSteps(chain(clip_by_global_norm, adamw))`` state saved with
+    ``flax.serialization.to_bytes`` mid-accumulation, restored into gradtx's state with
+    ``from_bytes``, continues with Optax's numbers."""
+
+    def make(lib):
+        schedule = lib.warmup_cosine_decay_schedule(0.0, 1e-2, warmup_steps=3, decay_steps=30)
+        inner = lib.chain(lib.clip_by_global_norm(1.0), lib.adamw(schedule, weight_decay=1e-2))
+        return lib.MultiSteps(inner, every_k_schedule=3)
+
+    rng = np.random.default_rng(0)
+    grads = [
+        jax.tree.map(lambda x: jnp.asarray(rng.normal(size=x.shape), jnp.float32), _params())
+        for _ in range(25)
+    ]
+    theirs = make(optax)
+
+    def optax_steps(params, state, gs):
+        with jax.numpy_dtype_promotion("standard"):
+            for g in gs:
+                u, state = theirs.update(g, state, params)
+                params = optax.apply_updates(params, u)
+        return params, state
+
+    params, state = optax_steps(_params(), theirs.init(_params()), grads[:13])
+    assert int(state.mini_step) == 1  # saved mid-accumulation
+    saved = serialization.to_bytes(state)
+    expected_params, expected_state = optax_steps(params, state, grads[13:])
+
+    ours = make(gradtx)
+    restored = serialization.from_bytes(ours.init(_params()), saved)
+    update = jax.jit(ours.update)
+    for g in grads[13:]:
+        u, restored = update(g, restored, params)
+        params = gradtx.apply_updates(params, u)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected_params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    assert structure(restored) == structure(expected_state)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(expected_state), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
