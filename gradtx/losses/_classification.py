@@ -84,7 +84,10 @@ def softmax_cross_entropy(
     :math:`0 \log 0 = 0`; plain Optax gives NaN there), so ``-inf`` logits can be used to
     mask classes. The log-normaliser is computed stably, so logits of :math:`\pm 10^4`
     give exact losses and finite gradients :math:`\operatorname{softmax}(x) - y` (for
-    labels summing to 1).
+    labels summing to 1). The gradient with respect to the labels is
+    :math:`-\log\operatorname{softmax}(x)`, as in Optax, also where a label is 0 (soft
+    targets learned jointly, distillation); only where :math:`x_k = -\infty` and
+    :math:`y_k = 0` is it 0 instead of :math:`+\infty`.
 
     Args:
       logits: floating array of logits :math:`x`, e.g. ``[batch, num_classes]``.
@@ -135,10 +138,13 @@ def softmax_cross_entropy(
     mask = _utils.where_mask(fn, where, logits.shape, axes)
     shifted, log_total = _utils.shifted_and_log_total(logits, axes, mask)
     log_probs = shifted - log_total
-    keep = labels != 0
+    # 0 * log 0 = 0: a -inf log-probability counts only where its label is nonzero.
+    # Replacing it (instead of the product) keeps d loss / d labels = -log_softmax(x)
+    # wherever that is finite, zero labels included.
+    finite = (labels != 0) | jnp.isfinite(log_probs)
+    terms = labels * jnp.where(finite, log_probs, jnp.zeros_like(log_probs))
     if mask is not None:
-        keep = keep & mask
-    terms = jnp.where(keep, labels * log_probs, jnp.zeros_like(log_probs))
+        terms = jnp.where(mask, terms, jnp.zeros_like(terms))
     return -jnp.sum(terms, axis=axes)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradtx.core import _validate
 from gradtx.losses import _utils
@@ -13,6 +14,30 @@ from gradtx.losses import _utils
 __all__ = ["dice_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_distributions(fn: str, probs: jax.Array) -> None:
+    """Raise unless ``probs`` (concrete) are distributions over the last axis."""
+    if isinstance(probs, jax.core.Tracer) or probs.size == 0:
+        return
+    values = np.asarray(probs, np.float64)
+    if values.shape[-1] == 1:
+        if not np.all((values >= 0) & (values <= 1)):
+            raise ValueError(
+                f"{fn}: with apply_softmax=False, predictions must be valid probability "
+                "distributions; binary (one-class) probabilities must lie in [0, 1]. "
+                f"Found range: [{values.min():.6f}, {values.max():.6f}]"
+            )
+        return
+    sums = values.sum(axis=-1)
+    # Optax's rtol=1e-5, widened to the rounding of a low-precision sum (bfloat16).
+    rtol = max(1e-5, float(jnp.finfo(probs.dtype).eps) * values.shape[-1])
+    if not np.allclose(sums, 1.0, rtol=rtol):
+        raise ValueError(
+            f"{fn}: with apply_softmax=False, predictions must be valid probability "
+            "distributions that sum to 1 along the class axis. "
+            f"Found sum range: [{sums.min():.6f}, {sums.max():.6f}]"
+        )
 
 
 def dice_loss(
@@ -46,9 +71,13 @@ def dice_loss(
     ``ignore_background``, and the rest are reduced over the class axis. A class with an
     empty denominator (possible only when ``smooth = 0``) has loss 0 rather than NaN.
 
-    The numbers match Optax. Unlike Optax, ``apply_softmax=False`` does not check that
-    the predictions sum to 1 (that check reads values, which cannot be done under
-    ``jit``; Optax's also rejects valid binary probabilities of shape ``[..., 1]``).
+    The numbers match Optax. As in Optax, ``apply_softmax=False`` checks that the
+    predictions are probability distributions over the class axis (sums within
+    ``rtol=1e-5`` of 1) and raises a ``ValueError`` otherwise. The check reads values, so
+    it runs on concrete arrays only: under ``jit`` it is skipped (Optax fails there with
+    a concretization error). With a class axis of size 1 the predictions are Bernoulli
+    probabilities, checked to lie in [0, 1] (Optax requires them to equal 1, which
+    rejects every useful binary probability map).
 
     Args:
       predictions: floating logits ``[batch, ..., num_classes]``; for binary
@@ -75,8 +104,9 @@ def dice_loss(
     Raises:
       TypeError: if ``predictions`` is not floating.
       ValueError: for negative ``smooth``/``alpha``/``beta``, an unknown ``reduction``,
-        mismatched shapes, or ``class_weights`` that is not rank 1 of length
-        ``num_classes``.
+        mismatched shapes, ``class_weights`` that is not rank 1 of length
+        ``num_classes``, or (eagerly, with ``apply_softmax=False``) predictions that are
+        not probability distributions.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -107,6 +137,8 @@ def dice_loss(
             f"{fn}: predictions.shape={predictions.shape} and targets.shape="
             f"{targets.shape} must be equal (up to a trailing class axis of size 1)"
         )
+    if not apply_softmax:
+        _check_distributions(fn, predictions)
     predictions, targets = _utils.promote(predictions, targets)
     num_classes = predictions.shape[-1]
     probs = predictions
