@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _validate
+from gradtx.core import _numerics, _validate
 from gradtx.losses import _utils
 
-__all__ = ["dice_loss"]
+__all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -182,3 +182,134 @@ def dice_loss(
     if reduction == "sum":
         return jnp.sum(loss, axis=-1)
     return loss
+
+
+def multiclass_generalized_dice_loss(
+    predictions: Any,
+    targets: Any,
+    *,
+    smooth: Any = 1.0,
+    apply_softmax: bool = True,
+    ignore_background: bool = False,
+) -> jax.Array:
+    r"""Dice loss with each class weighted by its inverse squared frequency.
+
+    With :math:`F_c = \sum_i t_{ic}` the count of class :math:`c` in the whole batch,
+
+    .. math::
+        w_c = \frac{C}{\sum_{c'} w'_{c'}}\, w'_c, \qquad
+        w'_c = \frac{1}{F_c^2 + 10^{-7}}, \qquad
+        \ell = \operatorname{mean}_{b, c}\ w_c\, \ell^{\mathrm{Dice}}_{bc}
+
+    where :math:`\ell^{\mathrm{Dice}}_{bc}` is the per-class `dice_loss` of sample
+    :math:`b` (``reduction="none"``), so that rare classes count as much as frequent
+    ones. The weights are normalised to sum to the number of classes :math:`C` before
+    the background is dropped (``ignore_background``). This is Optax's definition;
+    Sudre et al. put the same weights inside one ratio,
+    :math:`1 - 2\sum_c w_c I_c / \sum_c w_c (P_c + T_c)`, which is not the same
+    number.
+
+    Args:
+      predictions: floating logits ``[batch, ..., num_classes]`` (probabilities with
+        ``apply_softmax=False``).
+      targets: one-hot (or soft) targets of the same shape.
+      smooth: the smoothing :math:`s \ge 0` of each Dice ratio. Default 1.0.
+      apply_softmax: map logits to probabilities first. Default True.
+      ignore_background: drop class 0. Default False.
+
+    Returns:
+      A scalar: the mean weighted Dice loss over the batch and the classes.
+
+    Raises:
+      TypeError: if ``predictions`` is not floating.
+      ValueError: if the shapes differ, or as `dice_loss`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> probs = jnp.array([[[0.9, 0.1], [0.2, 0.8]]])
+      >>> targets = jnp.array([[[1.0, 0.0], [0.0, 1.0]]])
+      >>> loss = losses.multiclass_generalized_dice_loss(probs, targets, apply_softmax=False)
+      >>> round(float(loss), 4)
+      0.075
+
+    References:
+      Sudre et al., "Generalised Dice overlap as a deep learning loss function for
+      highly unbalanced segmentations", DLMIA 2017, https://arxiv.org/abs/1707.03237
+    """
+    fn = "multiclass_generalized_dice_loss"
+    predictions = _utils.floating(fn, "predictions", predictions)
+    targets = jnp.asarray(targets)
+    if predictions.shape != targets.shape:
+        raise ValueError(
+            f"{fn}: predictions.shape={predictions.shape} and targets.shape="
+            f"{targets.shape} must be equal"
+        )
+    counts = targets.astype(_numerics.compute_dtype(predictions.dtype))
+    frequencies = jnp.sum(counts, axis=tuple(range(targets.ndim - 1)))
+    weights = 1 / (jnp.square(frequencies) + 1e-7)
+    weights = weights / jnp.sum(weights) * weights.shape[0]
+    per_class = dice_loss(
+        predictions,
+        targets,
+        class_weights=weights,
+        smooth=smooth,
+        apply_softmax=apply_softmax,
+        reduction="none",
+        ignore_background=ignore_background,
+    )
+    return jnp.mean(per_class)
+
+
+def binary_dice_loss(
+    predictions: Any,
+    targets: Any,
+    *,
+    smooth: Any = 1.0,
+    apply_sigmoid: bool = True,
+) -> jax.Array:
+    r"""Dice loss of a binary segmentation (one foreground class).
+
+    .. math::
+        \ell = 1 - \frac{2 I + 2 s}{P + T + 2 s}, \qquad
+        I = \sum_i p_i t_i,\ P = \sum_i p_i,\ T = \sum_i t_i
+
+    with :math:`p = \sigma(x)` (``apply_sigmoid``) or the given probabilities, summed
+    over all axes but the first (batch). Inputs without a trailing class axis of size 1
+    get one, as in Optax. Unlike Optax, ``apply_sigmoid=False`` accepts any
+    probabilities in [0, 1] (Optax demands that each one equals 1).
+
+    Args:
+      predictions: floating logits ``[batch, ...]`` or ``[batch, ..., 1]``
+        (probabilities with ``apply_sigmoid=False``).
+      targets: binary (or soft) targets of the same shape.
+      smooth: the smoothing :math:`s \ge 0`. Default 1.0.
+      apply_sigmoid: map logits to probabilities first. Default True.
+
+    Returns:
+      The loss of each sample, of shape ``[batch]``.
+
+    Raises:
+      TypeError: if ``predictions`` is not floating.
+      ValueError: for mismatched shapes, a negative ``smooth``, or (eagerly, with
+        ``apply_sigmoid=False``) probabilities outside [0, 1].
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> probs = jnp.array([[0.25, 0.75]])
+      >>> losses.binary_dice_loss(probs, jnp.array([[0.0, 1.0]]), smooth=0.0,
+      ...                         apply_sigmoid=False).tolist()
+      [0.25]
+
+    References:
+      Milletari et al., "V-Net: Fully Convolutional Neural Networks for Volumetric
+      Medical Image Segmentation", 3DV 2016, https://arxiv.org/abs/1606.04797
+    """
+    predictions = _utils.floating("binary_dice_loss", "predictions", predictions)
+    targets = jnp.asarray(targets)
+    if predictions.ndim == targets.ndim and predictions.shape[-1] != 1:
+        predictions, targets = predictions[..., None], targets[..., None]
+    return dice_loss(
+        predictions, targets, smooth=smooth, apply_softmax=apply_sigmoid, reduction="mean"
+    )
