@@ -77,7 +77,8 @@ def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
     shifted = sims - peak
     zero = jnp.zeros_like(shifted)
     negatives = jnp.sum(jnp.where(negative, jnp.exp(jnp.where(negative, shifted, zero)), zero), 1)
-    shifted = jnp.where(positive, shifted, zero)  # no overflow off the positive pairs
-    log_denominator = jnp.log(jnp.exp(shifted) + negatives[:, None])
-    terms = jnp.where(positive, log_denominator - shifted, zero)
+    some = negatives > 0  # the row maximum may be a positive, all negatives underflowing
+    log_negatives = jnp.where(some, jnp.log(jnp.where(some, negatives, 1)), -jnp.inf)
+    shifted = jnp.where(positive, shifted, zero)
+    terms = jnp.where(positive, jnp.logaddexp(shifted, log_negatives[:, None]) - shifted, zero)
     return jnp.sum(terms) / jnp.sum(positive).astype(terms.dtype)
