@@ -119,7 +119,7 @@ def test_optax_dict_form_matches_optax():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"vanishing_threshold": -1.0}, ValueError, r"training_monitor\(vanishing_threshold=-1.0\)"),
+        ({"vanishing_threshold": -1.0}, ValueError, r"monitor\(vanishing_threshold=-1.0\)"),
         ({"exploding_threshold": 0.0}, ValueError, r"training_monitor\(exploding_threshold=0.0\)"),
         ({"vanishing_threshold": 5.0, "exploding_threshold": 1.0}, ValueError, "must be <"),
         ({"inner": 3}, TypeError, r"training_monitor\(inner=3\)"),
