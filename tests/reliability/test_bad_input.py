@@ -153,7 +153,7 @@ BAD: dict[str, tuple[dict[str, Any], list[tuple[str, Any]]]] = {
             ("max_scale", INF),
         ],
     ),
-    "monitor": ({}, [("vanishing_threshold", -1.0), ("exploding_threshold", NAN)]),
+    "training_monitor": ({}, [("vanishing_threshold", -1.0), ("exploding_threshold", NAN)]),
     "quantized_state": ({"inner": _ADAM}, [("bits", 3), ("block_size", 0)]),
     "reduce_on_plateau": (
         {},
