@@ -43,6 +43,7 @@ class Entry(NamedTuple):
 def _gather() -> list[Entry]:
     from tests import (
         registry_adam,
+        registry_contrib,
         registry_core,
         registry_lbfgs,
         registry_optax_extra,
@@ -64,6 +65,7 @@ def _gather() -> list[Entry]:
         registry_schedules,
         registry_second_order,
         registry_optax_extra,
+        registry_contrib,
     ):
         entries.extend(module.ENTRIES)
     names = [e.name for e in entries]

@@ -1,0 +1,54 @@
+"""Optax's contrib optimizers and the current ones: ``gradtx.contrib.X``.
+
+Every name of ``optax.contrib`` with Optax's signatures, numbers and state structures;
+where Optax departs from a paper's reference implementation, a documented argument of
+the factory gives the reference algorithm.
+"""
+
+from gradtx.contrib._ademamix import ScaleByAdemamixState as ScaleByAdemamixState
+from gradtx.contrib._ademamix import (
+    ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
+)
+from gradtx.contrib._ademamix import ademamix as ademamix
+from gradtx.contrib._ademamix import scale_by_ademamix as scale_by_ademamix
+from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_simplified_ademamix
+from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
+from gradtx.contrib._adopt import adopt as adopt
+from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
+from gradtx.contrib._muon import MuonState as MuonState
+from gradtx.contrib._muon import muon as muon
+from gradtx.contrib._muon import scale_by_muon as scale_by_muon
+from gradtx.contrib._prodigy import DAdaptAdamWState as DAdaptAdamWState
+from gradtx.contrib._prodigy import ProdigyState as ProdigyState
+from gradtx.contrib._prodigy import dadapt_adamw as dadapt_adamw
+from gradtx.contrib._prodigy import prodigy as prodigy
+from gradtx.contrib._schedule_free import ScheduleFreeState as ScheduleFreeState
+from gradtx.contrib._schedule_free import schedule_free as schedule_free
+from gradtx.contrib._schedule_free import schedule_free_adamw as schedule_free_adamw
+from gradtx.contrib._schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
+
+__all__ = [
+    "DAdaptAdamWState",
+    "MuonDimensionNumbers",
+    "MuonState",
+    "ProdigyState",
+    "ScaleByAdemamixState",
+    "ScaleBySimplifiedAdEMAMixState",
+    "ScheduleFreeState",
+    "ademamix",
+    "adopt",
+    "dadapt_adamw",
+    "muon",
+    "prodigy",
+    "scale_by_ademamix",
+    "scale_by_adopt",
+    "scale_by_muon",
+    "scale_by_simplified_ademamix",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_sgd",
+    "simplified_ademamix",
+]

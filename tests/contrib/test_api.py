@@ -1,0 +1,32 @@
+"""``gradtx.contrib`` mirrors ``optax.contrib``: every name is Optax's, with Optax's
+signature (functions) or fields (state classes)."""
+
+from __future__ import annotations
+
+import inspect
+
+import optax
+import pytest
+
+import gradtx
+from tests.optax_parity import assert_same_signature
+
+NAMES = gradtx.contrib.__all__
+
+
+def test_all_is_sorted_and_reachable_from_gradtx():
+    assert NAMES == sorted(set(NAMES))
+    assert "contrib" in gradtx.__all__
+    for name in NAMES:
+        assert getattr(gradtx.contrib, name) is not None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_name_signature_and_fields_are_optaxs(name):
+    ours, theirs = getattr(gradtx.contrib, name), getattr(optax.contrib, name)
+    if inspect.isclass(theirs):
+        assert inspect.isclass(ours)
+        assert ours._fields == theirs._fields, name
+        assert ours._field_defaults == theirs._field_defaults, name
+    else:
+        assert_same_signature(ours, theirs)

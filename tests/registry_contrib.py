@@ -1,0 +1,63 @@
+"""Registry entries for ``gradtx.contrib`` (see tests/registry.py).
+
+``scale_by_muon`` is not an entry: it is defined on matrices only (as in Optax) and the
+contract's trees hold vectors and scalars; ``muon`` (which routes those to AdamW) is, and
+tests/contrib/test_muon.py covers ``scale_by_muon`` on its own.
+"""
+
+import gradtx
+from tests.registry import Entry
+
+contrib = gradtx.contrib
+
+
+def _opt(name, factory, kwargs, **more):
+    return Entry(f"contrib.{name}", factory, kwargs, is_optimizer=True, **more)
+
+
+def _tx(name, factory, kwargs, **more):
+    return Entry(f"contrib.{name}", factory, kwargs, **more)
+
+
+ENTRIES: list[Entry] = [
+    # muon
+    _opt("muon", contrib.muon, {"learning_rate": 0.05}, needs_params=True),
+    # schedule-free
+    _opt(
+        "schedule_free",
+        contrib.schedule_free,
+        {"base_optimizer": gradtx.sgd(0.1), "learning_rate": 0.1},
+        needs_params=True,
+    ),
+    _opt("schedule_free_sgd", contrib.schedule_free_sgd, {"learning_rate": 0.1}, needs_params=True),
+    _opt(
+        "schedule_free_adamw",
+        contrib.schedule_free_adamw,
+        {"learning_rate": 0.05},
+        needs_params=True,
+    ),
+    # adopt
+    _tx("scale_by_adopt", contrib.scale_by_adopt, {}),
+    _tx(
+        "scale_by_adopt_nesterov", contrib.scale_by_adopt, {"nesterov": True, "use_clipping": False}
+    ),
+    _opt("adopt", contrib.adopt, {"learning_rate": 0.05}),
+    # ademamix
+    _tx("scale_by_ademamix", contrib.scale_by_ademamix, {"b3": 0.99}),
+    _opt(
+        "ademamix",
+        contrib.ademamix,
+        {"learning_rate": 0.05, "weight_decay": 1e-3},
+        needs_params=True,
+    ),
+    _tx("scale_by_simplified_ademamix", contrib.scale_by_simplified_ademamix, {"b1": 0.9}),
+    _opt(
+        "simplified_ademamix",
+        contrib.simplified_ademamix,
+        {"learning_rate": 0.01, "b1": 0.9},
+        needs_params=True,
+    ),
+    # learning-rate-free
+    _opt("prodigy", contrib.prodigy, {"learning_rate": 0.5}, needs_params=True),
+    _opt("dadapt_adamw", contrib.dadapt_adamw, {}, needs_params=True),
+]
