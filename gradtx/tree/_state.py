@@ -85,7 +85,7 @@ def set(state: Any, **values: Any) -> Any:  # noqa: A001 - mirrors get
       **values: ``field=value`` pairs.
 
     Returns:
-      The new state (NamedTuples are ``_replace``d, dicts copied).
+      The new state (NamedTuples updated with ``_replace``, dicts copied).
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
