@@ -37,6 +37,7 @@ extensions = [
     "myst_nb",
     "gradtx_api",
     "notebook_figures",
+    "optax_compat",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}

@@ -183,7 +183,7 @@ for _category, _module in ((DeprecationWarning, "jupyter_client"), (DeprecationW
 """
 
 _CHECK_FIGURE = """\
-import matplotlib.figure as _mf, matplotlib.pyplot as _plt
+import matplotlib.figure as _mf
 _fig = globals().get("fig")
 assert isinstance(_fig, _mf.Figure), "the plot cells must leave their figure in `fig`"
 assert any(_ax.has_data() for _ax in _fig.axes), "the figure has nothing drawn on it"
