@@ -1,4 +1,4 @@
-"""Optimizers: documented ``chain``s of transforms.
+"""Optimizers: documented ``chain`` compositions of transforms.
 
 Each private module lists its public names in ``__all__``; this package re-exports
 them (``gradtx.optimizers.X``) and ``gradtx`` re-exports them flat (``gradtx.X``).
