@@ -166,7 +166,7 @@ def set(tree: Any, filtering: Filtering = None, /, **kwargs: Any) -> Any:  # noq
       **kwargs: ``key=value`` pairs.
 
     Returns:
-      The new tree (NamedTuples are ``_replace``d, dicts copied).
+      The new tree (NamedTuples updated with ``_replace``, dicts copied).
 
     Raises:
       KeyError: when a key matches nothing (or nothing that ``filtering`` accepts).
