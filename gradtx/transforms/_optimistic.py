@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
+from gradtx.core import _numerics, _validate
 from gradtx.core._base import GradientTransformation, Updates
 
 __all__ = ["ScaleByOptimisticGradientState", "scale_by_optimistic_gradient"]
@@ -80,6 +80,8 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Gradi
         _validate.tree_match(fn, updates, state.previous_gradient)
 
         def one(g, prev):
+            if not _numerics.is_float(g):  # not trainable: a zero update of its own dtype
+                return jnp.zeros_like(g)
             prev = jnp.where(state.is_initial_step, g, prev.astype(g.dtype))
             if isinstance(alpha, (int, float)) and isinstance(beta, (int, float)):
                 return (alpha + beta) * g - beta * prev
