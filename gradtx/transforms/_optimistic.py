@@ -26,12 +26,6 @@ class ScaleByOptimisticGradientState(NamedTuple):
     previous_gradient: Updates
 
 
-def _in(value, x):
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(x.dtype)
-
-
 def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> GradientTransformation:
     """Optimistic gradient: the current gradient plus a correction by the last one.
 
@@ -85,7 +79,9 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Gradi
             prev = jnp.where(state.is_initial_step, g, prev.astype(g.dtype))
             if isinstance(alpha, (int, float)) and isinstance(beta, (int, float)):
                 return (alpha + beta) * g - beta * prev
-            return (_in(alpha, g) + _in(beta, g)) * g - _in(beta, g) * prev
+            return (
+                _numerics.as_dtype(alpha, g.dtype) + _numerics.as_dtype(beta, g.dtype)
+            ) * g - _numerics.as_dtype(beta, g.dtype) * prev
 
         new_updates = jax.tree.map(one, updates, state.previous_gradient)
         new_state = ScaleByOptimisticGradientState(
