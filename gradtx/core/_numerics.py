@@ -228,3 +228,11 @@ def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
     rms = jnp.sqrt(jnp.mean(abs_sq(x)))
     x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
     return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))
+
+
+def as_dtype(value: Any, dtype: Any) -> Any:
+    """A hyperparameter for arithmetic with leaves of ``dtype``: a Python number stays
+    weakly typed (it never promotes a bfloat16 leaf), an array is cast to ``dtype``."""
+    if isinstance(value, (int, float)):
+        return value
+    return jnp.asarray(value).astype(dtype)

@@ -31,7 +31,11 @@ class ScaleByDistanceOverGradientsState(NamedTuple):
 
 
 def _l2(x: jax.Array, y: Any = None) -> jax.Array:
-    d = x if y is None else x - jnp.asarray(y).astype(x.dtype)
+    """``||x - y||`` in the two operands' common dtype (Optax's promotion)."""
+    if y is None:
+        return jnp.sqrt(jnp.sum(_numerics.abs_sq(x)))
+    dtype = _numerics.common_dtype(jnp.result_type(x), jnp.result_type(y))
+    d = jnp.asarray(x).astype(dtype) - jnp.asarray(y).astype(dtype)
     return jnp.sqrt(jnp.sum(_numerics.abs_sq(d)))
 
 
@@ -92,7 +96,10 @@ def scale_by_distance_over_gradients(
         )
 
     def one(g, d, g_sos):
-        eta = jnp.reshape(_scale(global_scale, d) * d / jnp.sqrt(g_sos + eps).astype(d.dtype), ())
+        eta = jnp.reshape(
+            _numerics.as_dtype(global_scale, d.dtype) * d / jnp.sqrt(g_sos + eps).astype(d.dtype),
+            (),
+        )
         return eta.astype(g.dtype) * g
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -114,9 +121,3 @@ def scale_by_distance_over_gradients(
         return updates, ScaleByDistanceOverGradientsState(max_dist, g_sos, state.init_params)
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def _scale(value, x):
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(x.dtype)

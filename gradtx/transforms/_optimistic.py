@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
+from gradtx.core import _numerics, _validate
 from gradtx.core._base import GradientTransformation, Updates
 
 __all__ = ["ScaleByOptimisticGradientState", "scale_by_optimistic_gradient"]
@@ -24,12 +24,6 @@ class ScaleByOptimisticGradientState(NamedTuple):
 
     is_initial_step: jax.Array
     previous_gradient: Updates
-
-
-def _in(value, x):
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(x.dtype)
 
 
 def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> GradientTransformation:
@@ -80,10 +74,14 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Gradi
         _validate.tree_match(fn, updates, state.previous_gradient)
 
         def one(g, prev):
+            if not _numerics.is_float(g):  # not trainable: a zero update of its own dtype
+                return jnp.zeros_like(g)
             prev = jnp.where(state.is_initial_step, g, prev.astype(g.dtype))
             if isinstance(alpha, (int, float)) and isinstance(beta, (int, float)):
                 return (alpha + beta) * g - beta * prev
-            return (_in(alpha, g) + _in(beta, g)) * g - _in(beta, g) * prev
+            return (
+                _numerics.as_dtype(alpha, g.dtype) + _numerics.as_dtype(beta, g.dtype)
+            ) * g - _numerics.as_dtype(beta, g.dtype) * prev
 
         new_updates = jax.tree.map(one, updates, state.previous_gradient)
         new_state = ScaleByOptimisticGradientState(

@@ -17,12 +17,6 @@ def _empty_init(params):
     return EmptyState()
 
 
-def _in(value, dtype):
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(dtype)
-
-
 def _by_param_block(fn: str, measure, min_scale) -> GradientTransformation:
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -30,7 +24,7 @@ def _by_param_block(fn: str, measure, min_scale) -> GradientTransformation:
         _validate.tree_match(fn, updates, params, what="params")
 
         def one(u, p):
-            factor = measure(p, _in(min_scale, jnp.result_type(p)))
+            factor = measure(p, _numerics.as_dtype(min_scale, jnp.result_type(p)))
             return (factor.astype(u.dtype) * u).astype(u.dtype)
 
         return jax.tree.map(one, updates, params), state
@@ -133,7 +127,9 @@ def normalize_by_update_norm(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         norm = tree_lib.l2_norm(updates)
-        denom = (norm + _in(eps, norm.dtype)) / _in(scale_factor, norm.dtype)
+        denom = (norm + _numerics.as_dtype(eps, norm.dtype)) / _numerics.as_dtype(
+            scale_factor, norm.dtype
+        )
         return jax.tree.map(lambda g: (g / denom.astype(g.dtype)).astype(g.dtype), updates), state
 
     return GradientTransformation(_empty_init, update_fn)

@@ -6,19 +6,13 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
+from gradtx.core import _numerics, _validate
 from gradtx.core._base import EmptyState, GradientTransformation
 
 __all__ = ["scale_by_polyak"]
 
 # Optax compares with the float64 machine epsilon whatever the dtypes (jnp.finfo(float)).
 _TINY = float(jnp.finfo(float).eps)
-
-
-def _in(value, dtype):
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(dtype)
 
 
 def scale_by_polyak(
@@ -78,12 +72,12 @@ def scale_by_polyak(
         value = _validate.require_extra_arg(fn, extra_args, "value")
         sq_norm = tree_lib.l2_norm(updates, squared=True)
         dtype = sq_norm.dtype
-        gap = jnp.asarray(value).astype(dtype) - _in(f_min, dtype)
+        gap = jnp.asarray(value).astype(dtype) - _numerics.as_dtype(f_min, dtype)
         if variant == "sps+":
             gap = jnp.maximum(gap, 0)
-        denom = sq_norm + _in(eps, dtype)
+        denom = sq_norm + _numerics.as_dtype(eps, dtype)
         safe = jnp.where(denom <= _TINY, jnp.ones_like(denom), denom)
-        step = jnp.minimum(gap / safe, _in(max_learning_rate, dtype))
+        step = jnp.minimum(gap / safe, _numerics.as_dtype(max_learning_rate, dtype))
         step = jnp.where(denom <= _TINY, jnp.zeros_like(step), step)
         return jax.tree.map(lambda g: step.astype(g.dtype) * g, updates), state
 

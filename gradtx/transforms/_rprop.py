@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
+from gradtx.core import _numerics, _validate
 from gradtx.core._base import GradientTransformation, Updates
 
 __all__ = ["ScaleByRpropState", "scale_by_rprop"]
@@ -25,13 +25,6 @@ class ScaleByRpropState(NamedTuple):
 
     step_sizes: Updates
     prev_updates: Updates
-
-
-def _as(value, x):
-    """A hyperparameter in ``x``'s dtype (a Python number stays weakly typed)."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(x.dtype)
 
 
 def scale_by_rprop(
@@ -120,8 +113,16 @@ def scale_by_rprop(
 
     def one(g, step, prev):
         s = g * prev.astype(g.dtype)
-        factor = jnp.where(s > 0, _as(eta_plus, step), _as(eta_minus, step))
-        grown = jnp.clip(step * factor, _as(min_step_size, step), _as(max_step_size, step))
+        factor = jnp.where(
+            s > 0,
+            _numerics.as_dtype(eta_plus, step.dtype),
+            _numerics.as_dtype(eta_minus, step.dtype),
+        )
+        grown = jnp.clip(
+            step * factor,
+            _numerics.as_dtype(min_step_size, step.dtype),
+            _numerics.as_dtype(max_step_size, step.dtype),
+        )
         new_step = jnp.where(s == 0, step, grown).astype(step.dtype)
         zero = jnp.zeros_like(prev)
         new_prev = jnp.where(s < 0, zero, new_step * jnp.sign(g).astype(step.dtype))

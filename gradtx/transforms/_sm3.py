@@ -118,7 +118,7 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Gradien
         accum = _numerics.promote_add(
             _numerics.scalar_mul(gain(g2), g2), _numerics.scalar_mul(b2, prev)
         ).astype(g2.dtype)
-        inv = jnp.where(accum > 0, jax.lax.rsqrt(accum + _scalar(eps, accum)), 0.0)
+        inv = jnp.where(accum > 0, jax.lax.rsqrt(accum + _numerics.as_dtype(eps, accum.dtype)), 0.0)
         scaled = (g * inv.astype(g.dtype)).astype(g.dtype)
         new_nu = _numerics.promote_add(
             _numerics.scalar_mul(1 - b1, scaled), _numerics.scalar_mul(b1, nu)
@@ -144,9 +144,3 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Gradien
         return out, ScaleBySM3State(mu=mu, nu=nu)
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def _scalar(value, x):
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(x.dtype)

@@ -131,7 +131,9 @@ class MonitorState(NamedTuple):
     measure_states: tuple[OptState, ...]
 
 
-def monitor(measures: Mapping[str, GradientTransformation | Callable[[Updates], Any]]):
+def monitor(
+    measures: Mapping[str, GradientTransformation | Callable[[Updates], Any]],
+) -> GradientTransformation:
     """Record several measurements of the updates in the state; pass updates through.
 
     Each value is either a callable ``updates -> measurement`` (as in `snapshot`) or a

@@ -412,3 +412,19 @@ def test_params_are_required(tx):
 def test_sm3_rejects_complex_params():
     with pytest.raises(ValueError, match="complex"):
         gradtx.scale_by_sm3().init(jnp.ones(2, jnp.complex64))
+
+
+def test_float64_references_under_x64(x64):
+    """In float64 the transforms meet the papers' recursions to round-off."""
+    rng = np.random.default_rng(7)
+    gs = [rng.normal(size=(3, 4)) for _ in range(25)]
+    g64 = [jnp.asarray(g, jnp.float64) for g in gs]
+    ours, _, _ = run_updates(
+        gradtx.scale_by_sm3(b1=0.5, b2=0.9), jnp.zeros((3, 4), jnp.float64), g64
+    )
+    assert ours[0].dtype == jnp.float64
+    np.testing.assert_allclose(np.stack(ours), np.stack(np_sm3_matrix(gs, 0.5, 0.9)), rtol=1e-10)
+    flat = [g.reshape(-1) for g in gs]
+    tx = gradtx.scale_by_rprop(0.1, lagged=False)
+    ours, _, _ = run_updates(tx, jnp.zeros(12, jnp.float64), [jnp.asarray(g) for g in flat])
+    np.testing.assert_allclose(np.stack(ours), np.stack(np_irprop_minus(flat, 0.1)), rtol=1e-12)
