@@ -87,10 +87,9 @@ def _suggestions(lrs, smoothed, num_valid, skip_start, skip_end):
         return lengths.at[i].set(length), None
 
     lengths, _ = jax.lax.scan(longest, jnp.zeros(n, jnp.int32), idx)
-    end = jnp.argmax(lengths)
-    start = jnp.maximum(end - lengths[end], skip_start)
-    third = (end - start) // 3
-    pick = start + third + third // 2
+    end = jnp.argmax(lengths)  # the first of the longest
+    third = lengths[end] // 3  # fast.ai's start is end - length (one before the first point)
+    pick = end - lengths[end] + third + third // 2
     out["valley"] = jnp.where(lengths[end] >= 3, lrs[pick], fallback)
 
     # minimum: a tenth of the rate with the lowest smoothed loss in the window.

@@ -144,7 +144,7 @@ def _reference_suggestions(lrs, smoothed, num_valid, skip_start, skip_end):
             if lds[max_end] < lds[i]:
                 max_end, max_start = i, i - lds[i]
     sections = (max_end - max_start) / 3
-    out["valley"] = lrs[lo + max(max_start, 0) + int(sections) + int(sections / 2)]
+    out["valley"] = lrs[lo + max_start + int(sections) + int(sections / 2)]
     out["minimum"] = lrs[lo + int(np.argmin(window))] / 10
     return out
 
@@ -302,3 +302,24 @@ def test_the_default_rule_is_near_the_best_rate_everywhere(benchmark_scores):
     default = inspect.signature(gradtx.lr_range_test).parameters["rule"].default
     misses = {k: r["rules"][default] for k, r in scores.items() if not r["rules"][default]["ok"]}
     assert not misses, misses
+
+
+def test_valley_when_the_whole_window_descends():
+    # A quadratic below its stable rates: the smoothed loss falls at every step, so the
+    # longest descent starts at the window's first step (fast.ai's start is one before it).
+    res = gradtx.lr_range_test(
+        lambda p: jnp.sum((p - 3.0) ** 2),
+        lambda lr: gradtx.scale_by_learning_rate(lr),
+        jnp.zeros(2),
+        min_lr=1e-3,
+        max_lr=0.4,
+        num_steps=61,  # a window of 46 steps: clipping the start at the window would differ
+    )
+    n = int(res.num_valid)
+    smoothed = np.asarray(res.smoothed_losses, np.float64)
+    assert n == 61 and np.all(np.diff(smoothed[10 : n - 5]) < 0)
+    lrs = np.asarray(res.learning_rates)
+    ref = _reference_suggestions(lrs, smoothed, n, 10, 5)
+    length = n - 5 - 10
+    assert ref["valley"] == lrs[10 - 1 + length // 3 + length // 6]
+    np.testing.assert_allclose(float(res.suggestions["valley"]), ref["valley"], rtol=1e-6)
