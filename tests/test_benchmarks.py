@@ -92,3 +92,15 @@ def test_bench_fused_cpu_quick(capsys):
         assert out["rows"]["c fused"] > 0.0
     else:
         assert "c fused: unavailable" in text
+
+
+def test_bench_lr_finder_quick(capsys):
+    bench = _load("bench_lr_finder")
+    out = bench.main(["--quick"])
+    text = capsys.readouterr().out
+    assert "best grid lr" in text and "default rule" in text
+    assert set(out) == {(p, o) for p in bench.QUICK for o in bench.OPTIMIZERS}
+    for scores in out.values():
+        assert set(scores["rules"]) == {"steep", "valley", "minimum"}
+        for row in scores["rules"].values():
+            assert row["lr"] > 0.0 and row["lr_ratio"] > 0.0 and row["loss_ratio"] >= 0.0
