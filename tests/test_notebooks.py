@@ -213,6 +213,35 @@ def _executable(nb: dict) -> tuple[dict, list[int]]:
     return out, plot_positions
 
 
+def _run_in_kernel(stored: dict, name: str, folder: Path) -> None:
+    """Execute a stored notebook on a fresh ``ipykernel``; fail on any error or missing image."""
+    nbclient = pytest.importorskip("nbclient", reason="the notebooks extra is not installed")
+    pytest.importorskip("ipykernel", reason="the notebooks extra is not installed")
+    import base64
+
+    nb, plot_positions = _executable(stored)
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        allow_errors=False,
+        resources={"metadata": {"path": str(folder)}},
+    )
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as err:
+        pytest.fail(f"{name}: a cell failed in the kernel:\n{err}", pytrace=False)
+    for position in plot_positions:
+        images = [
+            base64.b64decode(output["data"]["image/png"])
+            for output in nb.cells[position].outputs
+            if "image/png" in output.get("data", {})
+        ]
+        assert images, f"{name}: plot cell {position} displayed no image/png"
+        for png in images:
+            assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000, len(png)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_notebook_runs_in_a_jupyter_kernel(path, tmp_path):
@@ -222,28 +251,49 @@ def test_notebook_runs_in_a_jupyter_kernel(path, tmp_path):
     not the suite's strict mode); the notebook's ``assert`` cells are its numeric checks.
     Every ``plot`` cell must display a PNG image (the figures shown on the site).
     """
-    nbclient = pytest.importorskip("nbclient", reason="the notebooks extra is not installed")
-    pytest.importorskip("ipykernel", reason="the notebooks extra is not installed")
-    import base64
+    _run_in_kernel(_load(path), path.name, tmp_path)
 
-    nb, plot_positions = _executable(_load(path))
-    client = nbclient.NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=600,
-        allow_errors=False,
-        resources={"metadata": {"path": str(tmp_path)}},
+
+def _tiny(*cells: tuple[str, list[str]]) -> dict:
+    out = [{"cell_type": "markdown", "metadata": {}, "source": "# tiny"}]
+    for source, tags in cells:
+        out.append(
+            {
+                "cell_type": "code",
+                "metadata": {"tags": tags},
+                "source": source,
+                "outputs": [],
+                "execution_count": None,
+            }
+        )
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": out}
+
+
+_PLOT = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the notebooks extra is not installed")
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ([("assert 1 + 1 == 3", [])], "a cell failed"),
+        ([("import warnings; warnings.warn('w', UserWarning)", [])], "a cell failed"),
+        ([(_PLOT + "plt.close(fig)", ["plot"])], "displayed no image"),
+        ([("fig = None", ["plot"])], "a cell failed"),  # no figure left in `fig`
+    ],
+    ids=["failed_assert", "warning", "plot_without_image", "no_fig"],
+)
+def test_the_kernel_runner_fails_what_it_should(cells, message, tmp_path):
+    with pytest.raises((AssertionError, pytest.fail.Exception), match=message):
+        _run_in_kernel(_tiny(*cells), "tiny.ipynb", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the notebooks extra is not installed")
+def test_the_kernel_runner_skips_skip_test_cells_and_passes_a_good_notebook(tmp_path):
+    _run_in_kernel(
+        _tiny(("raise SystemExit('never run')", ["skip-test"]), (_PLOT + "fig", ["plot"])),
+        "tiny.ipynb",
+        tmp_path,
     )
-    try:
-        client.execute()
-    except nbclient.exceptions.CellExecutionError as err:
-        pytest.fail(f"{path.name}: a cell failed in the kernel:\n{err}", pytrace=False)
-    for position in plot_positions:
-        images = [
-            base64.b64decode(output["data"]["image/png"])
-            for output in nb.cells[position].outputs
-            if "image/png" in output.get("data", {})
-        ]
-        assert images, f"{path.name}: plot cell {position} displayed no image/png"
-        for png in images:
-            assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000, len(png)

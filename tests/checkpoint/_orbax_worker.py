@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -153,6 +154,7 @@ def _report(carry_a, carry_b, *, sharded: bool, bits: bool = True) -> dict:
 def main(mode: str, folder: Path, sharded: bool) -> None:
     jax.config.update("jax_numpy_dtype_promotion", "strict")
     jax.config.update("jax_numpy_rank_promotion", "raise")
+    t0 = time.perf_counter()
     carry0, train, (first, second) = _setup(sharded)
     checkpointer = ocp.StandardCheckpointer()
     if mode == "run":
@@ -175,6 +177,7 @@ def main(mode: str, folder: Path, sharded: bool) -> None:
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     checkpointer.close()
+    print(f"{mode}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     json.dump(report, sys.stdout)
 
 
