@@ -35,6 +35,7 @@ from gradtx.losses import (
     softmax_cross_entropy_with_integer_labels as softmax_cross_entropy_with_integer_labels,
 )
 from gradtx.losses import squared_error as squared_error
+from gradtx.microbatching import microbatch as microbatch
 from gradtx.optimizers import *  # noqa: F403
 from gradtx.schedules import *  # noqa: F403
 from gradtx.transforms import *  # noqa: F403
@@ -99,5 +100,6 @@ __all__ = sorted(
         "wrappers",
         *_LAZY_NAMESPACES,
         *_LOSS_ALIASES,
+        "microbatch",
     }
 )
