@@ -39,6 +39,11 @@ from gradtx.microbatching import microbatch as microbatch
 from gradtx.optimizers import *  # noqa: F403
 from gradtx.schedules import *  # noqa: F403
 from gradtx.transforms import *  # noqa: F403
+from gradtx.tree import bias_correction as bias_correction
+from gradtx.tree import map_params as tree_map_params
+from gradtx.tree import update_infinity_moment as update_infinity_moment
+from gradtx.tree import update_moment as update_moment
+from gradtx.tree import update_moment_per_elem_norm as update_moment_per_elem_norm
 from gradtx.wrappers import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -103,5 +108,11 @@ __all__ = sorted(
         *_LAZY_NAMESPACES,
         *_LOSS_ALIASES,
         "microbatch",
+        # Optax's top-level names for tree helpers (one implementation, in gradtx.tree)
+        "bias_correction",
+        "tree_map_params",
+        "update_infinity_moment",
+        "update_moment",
+        "update_moment_per_elem_norm",
     }
 )

@@ -47,47 +47,11 @@ _PARALLEL = "built in parallel (issue 15/16)"
 # its branch merges (test_pending_entries_are_still_missing fails on a stale entry).
 PENDING: dict[str, str] = {
     # namespaces (each key also covers the top-level name, e.g. ``optax.contrib``)
-    "optax.losses": _PARALLEL,
-    "optax.tree": _PARALLEL,
-    "optax.tree_utils": _PARALLEL,
     "optax.contrib": _PARALLEL,
-    "optax.projections": _PARALLEL,
-    "optax.assignment": _PARALLEL,
-    "optax.perturbations": _PARALLEL,
-    "optax.microbatching": _PARALLEL,
     # existing gradtx names whose signature or state differs from Optax's (state
     # structures and existing signatures are another engineer's part of issue 15/16)
-    "optax.LookaheadState": _PARALLEL + ": gradtx adds a slow_params field",
     "optax.MultiSteps": _PARALLEL + ": accumulator_dtype defaults to None, Optax: float32",
     "optax.transforms.MultiSteps": _PARALLEL + ": as optax.MultiSteps",
-    "optax.scale_by_learning_rate": _PARALLEL + ": learning_rate has no default, Optax: None",
-    # top-level re-exports of gradtx.tree / gradtx.tree_utils / gradtx.microbatching
-    "optax.microbatch": _PARALLEL + ": optax.microbatch is optax.microbatching.microbatch",
-    "optax.tree_map_params": _PARALLEL,
-    "optax.bias_correction": _PARALLEL,
-    "optax.update_moment": _PARALLEL,
-    "optax.update_moment_per_elem_norm": _PARALLEL,
-    "optax.update_infinity_moment": _PARALLEL,
-    # top-level loss aliases (optax.X is optax.losses.X)
-    "optax.convex_kl_divergence": _PARALLEL,
-    "optax.cosine_distance": _PARALLEL,
-    "optax.cosine_similarity": _PARALLEL,
-    "optax.ctc_loss": _PARALLEL,
-    "optax.ctc_loss_with_forward_probs": _PARALLEL,
-    "optax.generalized_kl_divergence": _PARALLEL,
-    "optax.hinge_loss": _PARALLEL,
-    "optax.huber_loss": _PARALLEL,
-    "optax.kl_divergence": _PARALLEL,
-    "optax.l2_loss": _PARALLEL,
-    "optax.log_cosh": _PARALLEL,
-    "optax.ntxent": _PARALLEL,
-    "optax.safe_softmax_cross_entropy": _PARALLEL,
-    "optax.sigmoid_binary_cross_entropy": _PARALLEL,
-    "optax.sigmoid_focal_loss": _PARALLEL,
-    "optax.smooth_labels": _PARALLEL,
-    "optax.softmax_cross_entropy": _PARALLEL,
-    "optax.softmax_cross_entropy_with_integer_labels": _PARALLEL,
-    "optax.squared_error": _PARALLEL,
     # not in issue 15's list
     "optax.experimental": "optax.experimental (its aggregating module) is in no issue yet",
 }
