@@ -92,14 +92,6 @@ class AccumulationType(enum.Enum):
     RUNNING_MEAN = 3
     CONCAT = 4
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, enum.Enum) and type(other).__name__ == "AccumulationType":
-            return self.name == other.name
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
 
 class Aux(NamedTuple):
     """The per-example outputs of `micro_grad`: loss values, metrics, ``fun``'s aux."""

@@ -8,6 +8,7 @@ the fields must match, for a Protocol or a type alias the name must exist.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import inspect
 import types
@@ -84,6 +85,13 @@ def _same_default(a: Any, b: Any) -> bool:
             getattr(getattr(a, f), "__qualname__", a) == getattr(getattr(b, f), "__qualname__", b)
             for f in ("init", "update")
         )
+    if isinstance(a, enum.Enum) and isinstance(b, enum.Enum):
+        # An enum default (microbatching.AccumulationType.MEAN): the same member name of
+        # a class of the same name.
+        return (type(a).__name__, a.name) == (type(b).__name__, b.name)
+    if hasattr(a, "__dict__") and not vars(a) and not hasattr(a, "__name__"):
+        # A stateless object (perturbations.Gumbel()): an instance of a class of that name.
+        return type(a).__name__ == type(b).__name__ and not vars(b)
     if callable(a) and callable(b) and not inspect.isclass(a):
         return getattr(a, "__name__", None) == getattr(b, "__name__", None)
     try:
