@@ -69,7 +69,7 @@ def run_file(path: pathlib.Path, with_gradtx: bool, args, workdir: pathlib.Path)
     env.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
     cmd = [
         sys.executable, "-m", "pytest", str(path), "-q", "-c", str(ini),
-        "--rootdir", str(workdir), "-p", "no:cacheprovider", "-p",
+        "--rootdir", str(workdir), "--import-mode=append", "--noconftest", "-p", "no:cacheprovider", "-p",
         "tests.optax_conformance._hook", f"--junitxml={junit}", "-o", "junit_family=xunit1",
     ]  # fmt: skip
     if args.k:
