@@ -67,11 +67,10 @@ def run_file(path: pathlib.Path, with_gradtx: bool, args, workdir: pathlib.Path)
     env["GRADTX_CONFORMANCE"] = "1" if with_gradtx else "0"
     env["GRADTX_CONFORMANCE_NAMES"] = str(workdir / "replaced_names.txt")
     env.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-    cmd = [
-        sys.executable, "-m", "pytest", str(path), "-q", "-c", str(ini),
-        "--rootdir", str(workdir), "--import-mode=append", "--noconftest", "-p", "no:cacheprovider", "-p",
-        "tests.optax_conformance._hook", f"--junitxml={junit}", "-o", "junit_family=xunit1",
-    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "pytest", str(path), "-q", "-c", str(ini)]
+    cmd += ["--rootdir", str(workdir), "--import-mode=append", "--noconftest"]
+    cmd += ["-p", "no:cacheprovider", "-p", "tests.optax_conformance._hook"]
+    cmd += [f"--junitxml={junit}", "-o", "junit_family=xunit1"]
     if args.k:
         cmd += ["-k", args.k]
     start = time.perf_counter()
