@@ -2,7 +2,8 @@
 
 Every transform, optimizer, wrapper and schedule is importable flat (``gradtx.adamw``).
 ``gradtx.tree``, ``gradtx.losses``, ``gradtx.second_order``, ``gradtx.landscapes``,
-``gradtx.experiments``, ``gradtx.sharding`` and ``gradtx.checkpoint`` are namespaces;
+``gradtx.experiments``, ``gradtx.sharding``, ``gradtx.checkpoint`` and ``gradtx.tree_utils``
+(Optax's ``tree_*`` names for ``gradtx.tree``) are namespaces;
 all but ``tree`` are imported on first use.
 """
 
