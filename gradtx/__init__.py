@@ -14,6 +14,7 @@ from gradtx.core import *  # noqa: F403
 from gradtx.optimizers import *  # noqa: F403
 from gradtx.schedules import *  # noqa: F403
 from gradtx.transforms import *  # noqa: F403
+from gradtx.tree import map_params as tree_map_params  # Optax's top-level alias
 from gradtx.wrappers import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -47,6 +48,7 @@ __all__ = sorted(
         "schedules",
         "transforms",
         "tree",
+        "tree_map_params",
         "wrappers",
         *_LAZY_NAMESPACES,
     }
