@@ -3,9 +3,10 @@
 Every transform, optimizer, wrapper and schedule is importable flat (``gradtx.adamw``).
 ``gradtx.tree``, ``gradtx.losses``, ``gradtx.second_order``, ``gradtx.landscapes``,
 ``gradtx.experiments``, ``gradtx.sharding``, ``gradtx.checkpoint``, ``gradtx.projections``,
-``gradtx.assignment``, ``gradtx.perturbations`` and ``gradtx.microbatching`` are
-namespaces; all but ``tree`` (and ``losses``, whose common losses Optax also exposes at
-the top level) are imported on first use.
+``gradtx.assignment``, ``gradtx.perturbations``, ``gradtx.microbatching``, ``gradtx.contrib``
+and ``gradtx.tree_utils`` (Optax's ``tree_*`` names for ``gradtx.tree``) are namespaces; all
+but ``tree`` (and ``losses``, whose common losses Optax also exposes at the top level) are
+imported on first use.
 """
 
 import importlib

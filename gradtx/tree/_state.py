@@ -220,6 +220,12 @@ class _ParamsPlaceholder:
         return cls()
 
 
+def is_params_placeholder(params: Any) -> bool:
+    """Whether ``init`` is being called by `map_params` (a wrapper whose state depends on
+    the params' structure, such as ``masked``, then passes the placeholder through)."""
+    return isinstance(params, _ParamsPlaceholder)
+
+
 def map_params(
     initable: Any,
     f: Callable[..., Any],

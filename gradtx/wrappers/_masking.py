@@ -16,6 +16,7 @@ from gradtx.core._base import (
     Params,
     set_to_zero,
 )
+from gradtx.tree._state import is_params_placeholder
 from gradtx.wrappers._util import check_inner
 
 __all__ = [
@@ -95,6 +96,8 @@ def _masked(
     fn: str, inner: GradientTransformation, mask: Any, mask_compatible_extra_args: bool
 ) -> GradientTransformation:
     def init_fn(params):
+        if is_params_placeholder(params):  # tree.map_params tracing the state, as Optax
+            return MaskedState(inner_state=inner.init(params))
         mask_tree = _mask_for(fn, mask, params)
         return MaskedState(inner_state=inner.init(_apply_mask(params, mask_tree)))
 

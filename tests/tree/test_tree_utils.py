@@ -48,3 +48,8 @@ def test_deprecated_scalar_mul_names_resolve():
         assert tree_utils.tree_add_scalar_mul is tree.add_scale
     with pytest.raises(AttributeError):
         tree_utils.tree_nothing  # noqa: B018
+
+
+def test_top_level_tree_map_params_is_optax_s_alias():
+    assert gradtx.tree_map_params is tree.map_params
+    assert optax.tree_map_params is optax.tree.map_params

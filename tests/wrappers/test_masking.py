@@ -181,3 +181,16 @@ def test_masked_gives_an_extra_args_transform_as_in_optax():
     assert isinstance(
         optax.masked(optax.scale(-1.0), {"w": True}), optax.GradientTransformationExtraArgs
     )
+
+
+def test_tree_map_params_sees_through_masked_as_in_optax():
+    params = {"w": jnp.ones(2), "b": jnp.ones(3)}
+    mask = {"w": True, "b": False}
+    out = {}
+    for mod in (gradtx, optax):
+        tx = mod.masked(mod.scale_by_adam(), mask)
+        state = tx.init(params)
+        out[mod.__name__] = mod.tree.map_params(
+            tx, lambda x: "param", state, transform_non_params=lambda _: "other"
+        )
+    assert repr(out["gradtx"]) == repr(out["optax"])
