@@ -771,7 +771,8 @@ def scale_by_yogi(
     def filled(params, dtype=None):
         def one(p):
             leaf_dtype = dtype if dtype is not None else jnp.result_type(p)
-            return jnp.full(jnp.shape(p), _as(initial_accumulator_value, leaf_dtype), leaf_dtype)
+            # full_like: the moment inherits the parameter's sharding.
+            return jnp.full_like(p, _as(initial_accumulator_value, leaf_dtype), leaf_dtype)
 
         return jax.tree.map(one, params)
 
