@@ -133,3 +133,18 @@ def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
     rms = jnp.sqrt(jnp.mean(abs_sq(x)))
     x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
     return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))
+
+
+def python_scalars_as_arrays(tree: Any) -> Any:
+    """Python numbers among the leaves as weakly typed float (or complex) arrays.
+
+    A gradient leaf given as a plain Python number (``{"a": 1, "b": 2.0}``) then has a
+    dtype like every array leaf, and counts as a float gradient, as in Optax.
+    """
+
+    def one(x):
+        if isinstance(x, bool) or not isinstance(x, (int, float, complex)):
+            return x
+        return jnp.asarray(complex(x) if isinstance(x, complex) else float(x))
+
+    return jax.tree.map(one, tree)
