@@ -236,3 +236,18 @@ def as_dtype(value: Any, dtype: Any) -> Any:
     if isinstance(value, (int, float)):
         return value
     return jnp.asarray(value).astype(dtype)
+
+
+def python_scalars_as_arrays(tree: Any) -> Any:
+    """Python numbers among the leaves as weakly typed float (or complex) arrays.
+
+    A gradient leaf given as a plain Python number (``{"a": 1, "b": 2.0}``) then has a
+    dtype like every array leaf, and counts as a float gradient, as in Optax.
+    """
+
+    def one(x):
+        if isinstance(x, bool) or not isinstance(x, (int, float, complex)):
+            return x
+        return jnp.asarray(complex(x) if isinstance(x, complex) else float(x))
+
+    return jax.tree.map(one, tree)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -31,7 +32,8 @@ def _as_float(value: Any) -> float | None:
     if isinstance(value, jax.core.Tracer) or callable(value):
         return None
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
-        if np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number):
+        # jnp.issubdtype: NumPy does not count bfloat16 (an ml_dtypes type) as a number.
+        if np.ndim(value) != 0 or not jnp.issubdtype(np.asarray(value).dtype, jnp.number):
             return None
         return float(np.asarray(value).real)
     return None

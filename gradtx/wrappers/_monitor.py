@@ -121,17 +121,22 @@ def training_monitor(
 
     def init_fn(params):
         zeros = jax.tree.map(lambda _: jnp.zeros([], jnp.float32), params)
-        falses = jax.tree.map(lambda _: jnp.asarray(False), params)
-        zero = jnp.zeros([], jnp.float32)
+
+        def falses():
+            return jax.tree.map(lambda _: jnp.zeros([], bool), params)
+
+        def zero():  # one buffer per field: a donated state must not alias itself
+            return jnp.zeros([], jnp.float32)
+
         return MonitorStatsState(
             count=_numerics.zero_count(),
-            grad_norm=zero,
-            update_norm=zero,
-            param_norm=zero,
-            update_param_ratio=zero,
+            grad_norm=zero(),
+            update_norm=zero(),
+            param_norm=zero(),
+            update_param_ratio=zero(),
             leaf_grad_norms=zeros,
-            vanishing=falses,
-            exploding=falses,
+            vanishing=falses(),
+            exploding=falses(),
             inner_state=inner.init(params),
         )
 

@@ -275,3 +275,20 @@ def test_float64_leaves_keep_their_dtype(name, x64):
     updates, _, state = run_updates(opt, params, grads)
     assert_same_shapes_and_dtypes(updates[-1], grads[-1])
     assert_same_shapes_and_dtypes(state, opt.init(params))
+
+
+def test_python_scalar_update_leaves_work_as_in_optax():
+    # Issue 14 item 13: Optax's adam accepts Python numbers as gradient leaves.
+    import optax
+
+    grads = {"a": 1, "b": 2.0}
+    for ours, theirs in (
+        (gradtx.adam(1e-3), optax.adam(1e-3)),
+        (gradtx.scale_by_adam(), optax.scale_by_adam()),
+    ):
+        u, _ = ours.update(grads, ours.init(grads))
+        with jax.numpy_dtype_promotion("standard"):
+            expected, _ = theirs.update(grads, theirs.init(grads))
+        for k in grads:
+            np.testing.assert_allclose(np.asarray(u[k]), np.asarray(expected[k]), rtol=1e-6)
+            assert u[k].dtype == jnp.float32
