@@ -12,11 +12,6 @@ from tests.checkpoint import _resume_worker as worker
 from tests.sharding._subprocess import run_python
 
 
-def _injected(path, value):
-    """``tree.get`` filter: the value in ``inject_hyperparams``' ``hyperparams`` dict."""
-    return isinstance(path[-1], jax.tree_util.DictKey)
-
-
 def _bits(leaf):
     if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
         leaf = jax.random.key_data(leaf)

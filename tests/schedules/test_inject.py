@@ -14,11 +14,6 @@ import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
 
 
-def _injected(path, value):
-    """``tree.get`` filter: the value in ``inject_hyperparams``' ``hyperparams`` dict."""
-    return isinstance(path[-1], jax.tree_util.DictKey)
-
-
 def ours_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     return gradtx.chain(
         gradtx.scale_by_adam(b1=b1, b2=b2, eps=eps), gradtx.scale_by_learning_rate(learning_rate)
