@@ -15,6 +15,8 @@ from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_si
 from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
 from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._complex import SplitRealAndImaginaryState as SplitRealAndImaginaryState
+from gradtx.contrib._complex import split_real_and_imaginary as split_real_and_imaginary
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
@@ -37,6 +39,7 @@ __all__ = [
     "ScaleByAdemamixState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
+    "SplitRealAndImaginaryState",
     "ademamix",
     "adopt",
     "dadapt_adamw",
@@ -51,4 +54,5 @@ __all__ = [
     "schedule_free_eval_params",
     "schedule_free_sgd",
     "simplified_ademamix",
+    "split_real_and_imaginary",
 ]
