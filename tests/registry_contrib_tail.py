@@ -1,6 +1,12 @@
 """Registry entries for the second half of ``gradtx.contrib`` (see tests/registry.py):
 the families built from the bottom of issue 16's list (complex, privacy, GaLore, ACProp,
-MoMo, Mechanic, MADGRAD)."""
+MoMo, Mechanic, MADGRAD).
+
+``dpsgd`` and ``differentially_private_aggregate`` are not entries: they take
+per-example gradients (a batch axis 0 on every leaf) and return updates without it, so
+the contract's trees (with a scalar leaf, updates shaped like the gradients) do not apply;
+tests/contrib/test_privacy.py checks jit = eager, dtypes, ``None`` leaves and empty trees.
+"""
 
 import gradtx
 from tests.registry import Entry
@@ -22,5 +28,18 @@ ENTRIES: list[Entry] = [
         "split_real_and_imaginary",
         contrib.split_real_and_imaginary,
         {"inner": gradtx.adam(0.05)},
+    ),
+    # GaLore
+    _tx("scale_by_galore", contrib.scale_by_galore, {"rank": 2, "update_proj_gap": 2}),
+    _tx(
+        "scale_by_galore_std",
+        contrib.scale_by_galore,
+        {"rank": 1, "update_proj_gap": 3, "proj_type": "std"},
+    ),
+    _opt(
+        "galore",
+        contrib.galore,
+        {"learning_rate": 0.05, "rank": 2, "weight_decay": 1e-3},
+        needs_params=True,
     ),
 ]

@@ -17,10 +17,21 @@ from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
 from gradtx.contrib._complex import SplitRealAndImaginaryState as SplitRealAndImaginaryState
 from gradtx.contrib._complex import split_real_and_imaginary as split_real_and_imaginary
+from gradtx.contrib._galore import GaLoreDimensionNumbers as GaLoreDimensionNumbers
+from gradtx.contrib._galore import GaLoreState as GaLoreState
+from gradtx.contrib._galore import galore as galore
+from gradtx.contrib._galore import scale_by_galore as scale_by_galore
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
+from gradtx.contrib._privacy import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from gradtx.contrib._privacy import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from gradtx.contrib._privacy import dpsgd as dpsgd
 from gradtx.contrib._prodigy import DAdaptAdamWState as DAdaptAdamWState
 from gradtx.contrib._prodigy import ProdigyState as ProdigyState
 from gradtx.contrib._prodigy import dadapt_adamw as dadapt_adamw
@@ -33,6 +44,9 @@ from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
 
 __all__ = [
     "DAdaptAdamWState",
+    "DifferentiallyPrivateAggregateState",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
     "MuonDimensionNumbers",
     "MuonState",
     "ProdigyState",
@@ -43,10 +57,14 @@ __all__ = [
     "ademamix",
     "adopt",
     "dadapt_adamw",
+    "differentially_private_aggregate",
+    "dpsgd",
+    "galore",
     "muon",
     "prodigy",
     "scale_by_ademamix",
     "scale_by_adopt",
+    "scale_by_galore",
     "scale_by_muon",
     "scale_by_simplified_ademamix",
     "schedule_free",
