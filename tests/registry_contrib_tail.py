@@ -42,4 +42,14 @@ ENTRIES: list[Entry] = [
         {"learning_rate": 0.05, "rank": 2, "weight_decay": 1e-3},
         needs_params=True,
     ),
+    # MoMo
+    _opt("momo", contrib.momo, {}, extra="value", needs_params=True),
+    _opt(
+        "momo_adapt_divide",
+        contrib.momo,
+        {"learning_rate": 0.5, "weight_decay": 0.01, "adapt_lower_bound": True, "divide": True},
+        extra="value",
+        needs_params=True,
+    ),
+    _opt("momo_adam", contrib.momo_adam, {"learning_rate": 0.1}, extra="value", needs_params=True),
 ]

@@ -21,6 +21,10 @@ from gradtx.contrib._galore import GaLoreDimensionNumbers as GaLoreDimensionNumb
 from gradtx.contrib._galore import GaLoreState as GaLoreState
 from gradtx.contrib._galore import galore as galore
 from gradtx.contrib._galore import scale_by_galore as scale_by_galore
+from gradtx.contrib._momo import MomoAdamState as MomoAdamState
+from gradtx.contrib._momo import MomoState as MomoState
+from gradtx.contrib._momo import momo as momo
+from gradtx.contrib._momo import momo_adam as momo_adam
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
@@ -47,6 +51,8 @@ __all__ = [
     "DifferentiallyPrivateAggregateState",
     "GaLoreDimensionNumbers",
     "GaLoreState",
+    "MomoAdamState",
+    "MomoState",
     "MuonDimensionNumbers",
     "MuonState",
     "ProdigyState",
@@ -60,6 +66,8 @@ __all__ = [
     "differentially_private_aggregate",
     "dpsgd",
     "galore",
+    "momo",
+    "momo_adam",
     "muon",
     "prodigy",
     "scale_by_ademamix",
