@@ -71,6 +71,7 @@ def test_matches_optax(name, inner):
         assert_trees_close(_halves(a), _halves(e), rtol=1e-5, atol=1e-7, msg=f"step {t}:")
 
 
+@pytest.mark.slow
 def test_equals_the_inner_optimizer_on_the_two_real_halves(x64):
     """Known answer: Adam on z = x + iy is Adam on the real pair (x, y), in float64."""
     params = _complex_params(jnp.complex128)
