@@ -69,7 +69,7 @@ ENTRIES: list[Entry] = [
     _opt("prodigy", contrib.prodigy, {"learning_rate": 0.5}, needs_params=True),
     _opt("dadapt_adamw", contrib.dadapt_adamw, {}, needs_params=True),
     _opt("cocob", contrib.cocob, {}, needs_params=True),
-    _tx("scale_by_cocob", contrib.scale_by_cocob, {}, needs_params=True),
+    _opt("scale_by_cocob", contrib.scale_by_cocob, {}, needs_params=True),  # a full step
     _opt("dog", contrib.dog, {}, needs_params=True),
     _opt("dowg", contrib.dowg, {}, needs_params=True),
     # others
