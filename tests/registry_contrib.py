@@ -90,4 +90,7 @@ ENTRIES: list[Entry] = [
         {"optimizer": gradtx.sgd(0.05), "adv_optimizer": gradtx.sgd(0.01)},
         needs_params=True,
     ),
+    _opt("momo", contrib.momo, {"learning_rate": 0.1}, needs_params=True, extra="value"),
+    _opt("momo_adam", contrib.momo_adam, {"learning_rate": 0.1}, needs_params=True, extra="value"),
+    _opt("mechanize", contrib.mechanize, {"base_optimizer": gradtx.adam(0.05)}, needs_params=True),
 ]

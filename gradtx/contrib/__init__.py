@@ -27,6 +27,12 @@ from gradtx.contrib._dog import dowg as dowg
 from gradtx.contrib._madgrad import MadgradState as MadgradState
 from gradtx.contrib._madgrad import madgrad as madgrad
 from gradtx.contrib._madgrad import scale_by_madgrad as scale_by_madgrad
+from gradtx.contrib._mechanic import MechanicState as MechanicState
+from gradtx.contrib._mechanic import mechanize as mechanize
+from gradtx.contrib._momo import MomoAdamState as MomoAdamState
+from gradtx.contrib._momo import MomoState as MomoState
+from gradtx.contrib._momo import momo as momo
+from gradtx.contrib._momo import momo_adam as momo_adam
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
@@ -60,6 +66,9 @@ __all__ = [
     "DoWGState",
     "HutchinsonState",
     "MadgradState",
+    "MechanicState",
+    "MomoAdamState",
+    "MomoState",
     "MuonDimensionNumbers",
     "MuonState",
     "NormalizeState",
@@ -79,6 +88,9 @@ __all__ = [
     "dowg",
     "hutchinson_estimator_diag_hessian",
     "madgrad",
+    "mechanize",
+    "momo",
+    "momo_adam",
     "muon",
     "normalize",
     "prodigy",
