@@ -2,7 +2,9 @@
 
 ``scale_by_muon`` is not an entry: it is defined on matrices only (as in Optax) and the
 contract's trees hold vectors and scalars; ``muon`` (which routes those to AdamW) is, and
-tests/contrib/test_muon.py covers ``scale_by_muon`` on its own.
+tests/contrib/test_muon.py covers ``scale_by_muon`` on its own. Likewise ``dpsgd`` and
+``differentially_private_aggregate`` take per-example gradients (a leading batch axis the
+contract's scalar leaves lack): tests/contrib/test_privacy_and_complex.py covers them.
 """
 
 import jax
@@ -93,4 +95,9 @@ ENTRIES: list[Entry] = [
     _opt("momo", contrib.momo, {"learning_rate": 0.1}, needs_params=True, extra="value"),
     _opt("momo_adam", contrib.momo_adam, {"learning_rate": 0.1}, needs_params=True, extra="value"),
     _opt("mechanize", contrib.mechanize, {"base_optimizer": gradtx.adam(0.05)}, needs_params=True),
+    _opt(
+        "split_real_and_imaginary",
+        contrib.split_real_and_imaginary,
+        {"inner": gradtx.adam(0.05)},
+    ),
 ]

@@ -20,6 +20,8 @@ from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
 from gradtx.contrib._cocob import COCOBState as COCOBState
 from gradtx.contrib._cocob import cocob as cocob
 from gradtx.contrib._cocob import scale_by_cocob as scale_by_cocob
+from gradtx.contrib._complex import SplitRealAndImaginaryState as SplitRealAndImaginaryState
+from gradtx.contrib._complex import split_real_and_imaginary as split_real_and_imaginary
 from gradtx.contrib._dog import DoGState as DoGState
 from gradtx.contrib._dog import DoWGState as DoWGState
 from gradtx.contrib._dog import dog as dog
@@ -39,6 +41,13 @@ from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
 from gradtx.contrib._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from gradtx.contrib._plateau import reduce_on_plateau as reduce_on_plateau
+from gradtx.contrib._privacy import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from gradtx.contrib._privacy import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from gradtx.contrib._privacy import dpsgd as dpsgd
 from gradtx.contrib._prodigy import DAdaptAdamWState as DAdaptAdamWState
 from gradtx.contrib._prodigy import ProdigyState as ProdigyState
 from gradtx.contrib._prodigy import dadapt_adamw as dadapt_adamw
@@ -62,6 +71,7 @@ from gradtx.contrib._sophia import sophia as sophia
 __all__ = [
     "COCOBState",
     "DAdaptAdamWState",
+    "DifferentiallyPrivateAggregateState",
     "DoGState",
     "DoWGState",
     "HutchinsonState",
@@ -79,13 +89,16 @@ __all__ = [
     "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
     "SophiaState",
+    "SplitRealAndImaginaryState",
     "acprop",
     "ademamix",
     "adopt",
     "cocob",
     "dadapt_adamw",
+    "differentially_private_aggregate",
     "dog",
     "dowg",
+    "dpsgd",
     "hutchinson_estimator_diag_hessian",
     "madgrad",
     "mechanize",
@@ -109,4 +122,5 @@ __all__ = [
     "schedule_free_sgd",
     "simplified_ademamix",
     "sophia",
+    "split_real_and_imaginary",
 ]
