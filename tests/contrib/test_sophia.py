@@ -23,10 +23,12 @@ def _obj(params):
 def _run(tx, steps=25, standard=False):
     params, out = example_params(), []
     state = tx.init(params)
+    with jax.numpy_dtype_promotion("standard" if standard else "strict"):
+        update = jax.jit(lambda g, s, p: tx.update(g, s, p, obj_fn=_obj))
     for _ in range(steps):
         g = jax.grad(_obj)(params)
         with jax.numpy_dtype_promotion("standard" if standard else "strict"):
-            u, state = tx.update(g, state, params, obj_fn=_obj)
+            u, state = update(g, state, params)
         params = jax.tree.map(lambda p, d: p + d, params, u)
         out.append(u)
     return out, state
@@ -105,6 +107,7 @@ def test_reference_formulas(x64):
     )
     params = jnp.asarray(x)
     state = tx.init(params)
+    step = jax.jit(tx.update)
     for t in range(30):
         g = rng.normal(size=5)
         m = b1 * m + (1 - b1) * g
@@ -112,7 +115,7 @@ def test_reference_formulas(x64):
         x = x * (1 - lr * wd) - lr * np.sign(m) * ratio
         if t % k == 0:
             h = b2 * h + (1 - b2) * g * g
-        u, state = tx.update(jnp.asarray(g), state, params)
+        u, state = step(jnp.asarray(g), state, params)
         params = params + u
     np.testing.assert_allclose(params, x, rtol=1e-12)
 
