@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -49,8 +50,8 @@ def differentially_private_aggregate(
     The input must be **per-example** gradients (e.g. from ``jax.vmap(jax.grad(f))``):
     put this transformation first in a chain. Accumulating wrappers (``MultiSteps``,
     ``apply_every``) do not preserve the privacy accounting. Unlike Optax, a missing
-    ``key`` is not warned about (it is ``jax.random.key(0)``), and ``seed`` is accepted
-    without a deprecation warning.
+    ``key`` is not warned about (it is ``jax.random.key(0)``); ``seed`` is Optax's
+    deprecated spelling and warns as in Optax.
 
     Args:
       l2_norm_clip: the per-example bound :math:`C`, >= 0.
@@ -82,8 +83,10 @@ def differentially_private_aggregate(
     """
     fn = "differentially_private_aggregate"
     _validate.non_negative(fn, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
-    if seed is not None and key is not None:
-        raise ValueError(f"{fn}(key={key!r}, seed={seed!r}): give key or seed, not both")
+    if seed is not None:
+        warnings.warn(f'{fn}: "seed" is deprecated, use "key".', DeprecationWarning, stacklevel=2)
+        if key is not None:
+            raise ValueError(f"{fn}(key={key!r}, seed={seed!r}): give only one of key and seed")
     if key is None:
         key = 0 if seed is None else seed
     key = _canonical_key(key)
@@ -159,7 +162,7 @@ def dpsgd(
     """
     return chain(
         differentially_private_aggregate(
-            l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier, seed=seed
+            l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier, key=seed
         ),
         trace(decay=momentum, nesterov=nesterov) if momentum is not None else identity(),
         scale_by_learning_rate(learning_rate),

@@ -161,7 +161,7 @@ def test_validation():
         contrib.differentially_private_aggregate(-1.0, 1.0, key=0)
     with pytest.raises(ValueError, match=r"noise_multiplier=-0\.5"):
         contrib.dpsgd(0.1, 1.0, -0.5, seed=0)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="only one"), pytest.warns(DeprecationWarning):
         contrib.differentially_private_aggregate(1.0, 1.0, key=0, seed=0)
     with pytest.raises(ValueError, match="batch axis 0"):
         tx = contrib.differentially_private_aggregate(1.0, 1.0, key=0)
