@@ -44,6 +44,7 @@ def _gather() -> list[Entry]:
     from tests import (
         registry_adam,
         registry_contrib,
+        registry_contrib_tail,
         registry_core,
         registry_lbfgs,
         registry_optax_extra,
@@ -66,6 +67,7 @@ def _gather() -> list[Entry]:
         registry_second_order,
         registry_optax_extra,
         registry_contrib,
+        registry_contrib_tail,
     ):
         entries.extend(module.ENTRIES)
     names = [e.name for e in entries]

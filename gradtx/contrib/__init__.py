@@ -5,6 +5,8 @@ where Optax departs from a paper's reference implementation, a documented argume
 the factory gives the reference algorithm.
 """
 
+from gradtx.contrib._acprop import acprop as acprop
+from gradtx.contrib._acprop import scale_by_acprop as scale_by_acprop
 from gradtx.contrib._ademamix import ScaleByAdemamixState as ScaleByAdemamixState
 from gradtx.contrib._ademamix import (
     ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
@@ -15,35 +17,111 @@ from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_si
 from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
 from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._cocob import COCOBState as COCOBState
+from gradtx.contrib._cocob import cocob as cocob
+from gradtx.contrib._cocob import scale_by_cocob as scale_by_cocob
+from gradtx.contrib._complex import SplitRealAndImaginaryState as SplitRealAndImaginaryState
+from gradtx.contrib._complex import split_real_and_imaginary as split_real_and_imaginary
+from gradtx.contrib._dog import DoGState as DoGState
+from gradtx.contrib._dog import DoWGState as DoWGState
+from gradtx.contrib._dog import dog as dog
+from gradtx.contrib._dog import dowg as dowg
+from gradtx.contrib._galore import GaLoreDimensionNumbers as GaLoreDimensionNumbers
+from gradtx.contrib._galore import GaLoreState as GaLoreState
+from gradtx.contrib._galore import galore as galore
+from gradtx.contrib._galore import scale_by_galore as scale_by_galore
+from gradtx.contrib._madgrad import MadgradState as MadgradState
+from gradtx.contrib._madgrad import madgrad as madgrad
+from gradtx.contrib._madgrad import scale_by_madgrad as scale_by_madgrad
+from gradtx.contrib._mechanic import MechanicState as MechanicState
+from gradtx.contrib._mechanic import mechanize as mechanize
+from gradtx.contrib._momo import MomoAdamState as MomoAdamState
+from gradtx.contrib._momo import MomoState as MomoState
+from gradtx.contrib._momo import momo as momo
+from gradtx.contrib._momo import momo_adam as momo_adam
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
+from gradtx.contrib._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
+from gradtx.contrib._plateau import reduce_on_plateau as reduce_on_plateau
+from gradtx.contrib._privacy import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from gradtx.contrib._privacy import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from gradtx.contrib._privacy import dpsgd as dpsgd
 from gradtx.contrib._prodigy import DAdaptAdamWState as DAdaptAdamWState
 from gradtx.contrib._prodigy import ProdigyState as ProdigyState
 from gradtx.contrib._prodigy import dadapt_adamw as dadapt_adamw
 from gradtx.contrib._prodigy import prodigy as prodigy
+from gradtx.contrib._sam import NormalizeState as NormalizeState
+from gradtx.contrib._sam import SAMState as SAMState
+from gradtx.contrib._sam import normalize as normalize
+from gradtx.contrib._sam import sam as sam
 from gradtx.contrib._schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx.contrib._schedule_free import schedule_free as schedule_free
 from gradtx.contrib._schedule_free import schedule_free_adamw as schedule_free_adamw
 from gradtx.contrib._schedule_free import schedule_free_eval_params as schedule_free_eval_params
 from gradtx.contrib._schedule_free import schedule_free_sgd as schedule_free_sgd
+from gradtx.contrib._sophia import HutchinsonState as HutchinsonState
+from gradtx.contrib._sophia import SophiaState as SophiaState
+from gradtx.contrib._sophia import (
+    hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
+)
+from gradtx.contrib._sophia import sophia as sophia
 
 __all__ = [
+    "COCOBState",
     "DAdaptAdamWState",
+    "DifferentiallyPrivateAggregateState",
+    "DoGState",
+    "DoWGState",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
+    "HutchinsonState",
+    "MadgradState",
+    "MechanicState",
+    "MomoAdamState",
+    "MomoState",
     "MuonDimensionNumbers",
     "MuonState",
+    "NormalizeState",
     "ProdigyState",
+    "ReduceLROnPlateauState",
+    "SAMState",
     "ScaleByAdemamixState",
     "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
+    "SophiaState",
+    "SplitRealAndImaginaryState",
+    "acprop",
     "ademamix",
     "adopt",
+    "cocob",
     "dadapt_adamw",
+    "differentially_private_aggregate",
+    "dog",
+    "dowg",
+    "dpsgd",
+    "galore",
+    "hutchinson_estimator_diag_hessian",
+    "madgrad",
+    "mechanize",
+    "momo",
+    "momo_adam",
     "muon",
+    "normalize",
     "prodigy",
+    "reduce_on_plateau",
+    "sam",
+    "scale_by_acprop",
     "scale_by_ademamix",
     "scale_by_adopt",
+    "scale_by_cocob",
+    "scale_by_galore",
+    "scale_by_madgrad",
     "scale_by_muon",
     "scale_by_simplified_ademamix",
     "schedule_free",
@@ -51,4 +129,6 @@ __all__ = [
     "schedule_free_eval_params",
     "schedule_free_sgd",
     "simplified_ademamix",
+    "sophia",
+    "split_real_and_imaginary",
 ]
