@@ -88,7 +88,8 @@ def _local_quadratic(losses, num_valid, w):
 def _suggestions(lrs, losses, smoothed, num_valid, skip_start, skip_end):
     """Every rule's suggested learning rate (a dict of scalars), computed under jit.
 
-    All rules look at the smoothed losses of the window ``[lo, hi)`` of valid steps,
+    fast.ai's rules look at the smoothed losses, ``lagfree_minimum`` at the lag-free fit
+    of the raw ones, in the window ``[lo, hi)`` of valid steps,
     ``lo = skip_start``, ``hi = num_valid - skip_end``; where the window is too short for a
     rule, it falls back to a tenth of the rate with the lowest smoothed valid loss.
     """
