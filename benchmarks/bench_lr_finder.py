@@ -220,7 +220,7 @@ QUICK = ("notebook", "breast_cancer")
 
 # lr_range_test's own defaults (fast.ai's): 1e-7 .. 10 in 100 steps, smoothing 0.98.
 RANGE_TEST: dict[str, Any] = {}
-DEFAULT = "steep"  # lr_range_test's default rule: the most cases on target in this benchmark
+DEFAULT = "lagfree_minimum"  # lr_range_test's default rule: the most cases on target here
 
 
 def final_losses(problem: Problem, tx_factory: Callable, rates: np.ndarray) -> np.ndarray:
@@ -287,15 +287,20 @@ def machine() -> str:
     )
 
 
+def _gap(gap: float) -> str:
+    return "±0" if abs(gap) < 5e-5 else f"{gap:+.2g}"
+
+
 def markdown(out: dict) -> str:
     """The README table: per problem and optimizer, each rule's lr ratio and loss ratio."""
     rules = list(next(iter(out.values()))["rules"])
-    head = "| problem | optimizer | best lr (loss) | " + " | ".join(rules) + " |"
+    names = [r + (" (default)" if r == DEFAULT else "") for r in rules]
+    head = "| problem | optimizer | best grid rate (final loss) | " + " | ".join(names) + " |"
     lines = [head, "|" + "---|" * (3 + len(rules))]
     for (key, opt), r in out.items():
         cells = [
-            f"{row['lr']:.2g}: x{row['lr_ratio']:.2g}, loss x{row['loss_ratio']:.3g}"
-            + (" ✓" if row["ok"] else "")
+            f"{row['lr']:.2g}: x{row['lr_ratio']:.2g}; loss x{row['loss_ratio']:.3g} "
+            f"({_gap(row['loss_gap'])})" + (" ✓" if row["ok"] else "")
             for row in r["rules"].values()
         ]
         lines.append(
@@ -323,7 +328,7 @@ def _run(key: str, steps: int | None, grid: np.ndarray, out: dict) -> None:
         )
         for name, row in r["rules"].items():
             print(
-                f"    {name:<8} lr {row['lr']:9.3g}  x{row['lr_ratio']:7.3f} best lr  "
+                f"    {name:<16} lr {row['lr']:9.3g}  x{row['lr_ratio']:7.3f} best lr  "
                 f"loss {row['loss']:9.3g}  x{row['loss_ratio']:7.3f} best loss"
                 + ("  ok" if row["ok"] else "")
             )
@@ -370,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         spread = float(np.exp(np.mean([abs(math.log(row["lr_ratio"])) for row in rows])))
         marker = " (default rule)" if name == DEFAULT else ""
         print(
-            f"    {name:<8} {sum(row['ok'] for row in rows)}/{len(rows)}; "
+            f"    {name:<16} {sum(row['ok'] for row in rows)}/{len(rows)}; "
             f"geometric mean of max(ratio, 1/ratio) {spread:.2f}{marker}"
         )
     if args.markdown:

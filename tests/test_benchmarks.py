@@ -101,6 +101,6 @@ def test_bench_lr_finder_quick(capsys):
     assert "best grid lr" in text and "default rule" in text
     assert set(out) == {(p, o) for p in bench.QUICK for o in bench.OPTIMIZERS}
     for scores in out.values():
-        assert set(scores["rules"]) == {"steep", "valley", "minimum"}
+        assert set(scores["rules"]) == {"steep", "valley", "minimum", "lagfree_minimum"}
         for row in scores["rules"].values():
             assert row["lr"] > 0.0 and row["lr_ratio"] > 0.0 and row["loss_ratio"] >= 0.0
