@@ -566,31 +566,41 @@ def peer_cases(quick: bool, which: str = "all"):
     return cases
 
 
-def peer_rows(quick: bool, repeats: int, which: str = "all") -> list[dict[str, Any]]:
-    """Time every case's implementations interleaved: ``repeats`` rounds, one call each."""
-    cases = peer_cases(quick, which)
-    for _, _, impls, _ in cases:  # warm-up (and first-call costs of torch)
-        for thunk in impls.values():
+def peer_rows(
+    quick: bool, repeats: int, which: str = "all", echo: bool = True
+) -> list[dict[str, Any]]:
+    """Time each case's implementations interleaved: ``repeats`` rounds, one sample each.
+
+    A sample is the mean of ``inner`` back-to-back calls, ``inner`` chosen per row from the
+    warm-up so that a sample lasts at least 20 ms (sub-millisecond rows are otherwise all
+    scheduler noise); the order of the implementations alternates between rounds. Each
+    row is printed as soon as it is measured when ``echo``.
+    """
+    rows = []
+    for problem, task, impls, same in peer_cases(quick, which):
+        slowest = 0.0
+        for thunk in impls.values():  # warm-up (and first-call costs of torch)
+            start = time.perf_counter()
             thunk()
-    times = {(i, name): [] for i, (_, _, impls, _) in enumerate(cases) for name in impls}
-    for r in range(repeats):
-        for i, (_, _, impls, _) in enumerate(cases):
-            names = list(impls)
-            if r % 2:
-                names.reverse()
+            slowest = max(slowest, time.perf_counter() - start)
+        inner = max(1, min(200, int(0.02 / max(slowest, 1e-6))))
+        times = {name: [] for name in impls}
+        for r in range(repeats):
+            names = list(impls) if r % 2 == 0 else list(impls)[::-1]
             for name in names:
                 start = time.perf_counter()
-                impls[name]()
-                times[(i, name)].append(time.perf_counter() - start)
-    rows = []
-    for i, (problem, task, impls, same) in enumerate(cases):
-        ours = statistics.median(times[(i, "gradtx")])
+                for _ in range(inner):
+                    impls[name]()
+                times[name].append((time.perf_counter() - start) / inner)
+        ours = statistics.median(times["gradtx"])
         row = {"problem": problem, "task": task, "same": same, "gradtx_s": ours, "peers": {}}
         for name in impls:
             if name != "gradtx":
-                theirs = statistics.median(times[(i, name)])
+                theirs = statistics.median(times[name])
                 row["peers"][name] = (theirs, ours / theirs)
         rows.append(row)
+        if echo:
+            print(_peer_table([row]).splitlines()[-1], flush=True)
     return rows
 
 
@@ -667,6 +677,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(_table(rows))
         out["products"] = rows
     if args.section in ("all", "peers"):
+        print(_peer_table([]), flush=True)
         with jax.enable_x64(True):
             rows = peer_rows(args.quick, repeats, args.only)
         missing = [

@@ -272,10 +272,11 @@ def lanczos_run_flat(
         basis, v, v_prev, beta_prev, alphas, betas = carry
         basis = jax.lax.dynamic_update_index_in_dim(basis, v, j, 0)
         w = op(v)
-        scale = jnp.linalg.norm(w)
         alpha = jnp.vdot(v, w, precision=_HIGHEST)
         w = w - alpha * v - beta_prev * v_prev
         before = jnp.linalg.norm(w)
+        # ||A v|| by Pythagoras (A v = alpha v + beta_prev v_prev + w, orthogonal parts).
+        scale = jnp.sqrt(alpha**2 + beta_prev**2 + before**2)
         w = project(basis, w)
         after = jnp.linalg.norm(w)
         breakdown = after <= threshold * scale
