@@ -206,8 +206,9 @@ def hutchpp_trace(
     exactly and the error falls like :math:`1/m` rather than :math:`1/\\sqrt{m}`.
     Internally the probes and :math:`Q` are flat ``(k, n)`` matrices of the compute dtype
     (the leaves concatenated), :math:`Q` comes from a Householder QR of :math:`A S`, and
-    each third of the products runs in blocks of ``batch_size`` through ``jax.vmap`` of
-    the operator; the operator itself is called on pytrees.
+    the products run in blocks of ``batch_size`` through ``jax.vmap`` of the operator
+    (the operator itself is called on pytrees): :math:`A S` and :math:`A G` in one pass,
+    then :math:`A Q`, and :math:`A (I - QQ^\\top) G = A G - (A Q) Q^\\top G` by linearity.
 
     Args:
       matvec: ``v -> A v`` on pytrees, or a dense ``(n, n)`` array.
@@ -240,18 +241,23 @@ def hutchpp_trace(
     dtype = _operators.compute_dtype(like)
     n = _operators.dimension(like)
     k = num_matvecs // 3
-    batch = _batch_size(fn, batch_size, k, n)
+    batch = _batch_size(fn, batch_size, 2 * k, n)
     op = _operators.flat_operator(matvec, like, dtype)
     # All 2k probes from one draw of random bits: the sketch S and the Hutchinson part G.
     sketch, g = _operators.rademacher_flat(key, n, dtype, (2, k))
 
     def apply(rows):
-        return jax.lax.map(op, rows, batch_size=batch)
+        return jax.lax.map(op, rows, batch_size=min(batch, rows.shape[0]))
 
-    basis = _orthonormal_rows(apply(sketch))
-    exact = jnp.sum(basis * apply(basis))
-    g = g - jnp.matmul(jnp.matmul(g, basis.T, precision=_HIGHEST), basis, precision=_HIGHEST)
-    rest = jnp.sum(g * apply(g))
+    # A S and A G in one pass; then A (I - Q Q^T) G = A G - (A Q) Q^T G needs no product.
+    a_sketch, a_g = jnp.split(apply(jnp.concatenate([sketch, g])), 2)
+    basis = _orthonormal_rows(a_sketch)
+    a_basis = apply(basis)
+    exact = jnp.sum(basis * a_basis)
+    coefficients = jnp.matmul(g, basis.T, precision=_HIGHEST)
+    g = g - jnp.matmul(coefficients, basis, precision=_HIGHEST)
+    a_g = a_g - jnp.matmul(coefficients, a_basis, precision=_HIGHEST)
+    rest = jnp.sum(g * a_g)
     return exact + rest / k
 
 

@@ -374,7 +374,7 @@ def top_eigenvalues(
     _validate.integer(fn, "num_steps", num_steps, k)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
-    v0 = _operators.random_vector(key, like, dtype)
+    v0 = _operators.unraveler(like, dtype)(jax.random.normal(key, (n,), dtype))
     res = lanczos(matvec, v0, num_steps, return_vectors=return_vectors)
     m = res.eigenvalues.shape[0]
     largest = jnp.arange(m - 1, m - 1 - k, -1)
