@@ -678,7 +678,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         out["products"] = rows
     if args.section in ("all", "peers"):
         print(_peer_table([]), flush=True)
-        with jax.enable_x64(True):
+        # The peers are run as their users would: default promotion rules (matfree
+        # broadcasts ranks implicitly, which the test suite's strict settings refuse).
+        with (
+            jax.enable_x64(True),
+            jax.numpy_rank_promotion("allow"),
+            jax.numpy_dtype_promotion("standard"),
+        ):
             rows = peer_rows(args.quick, repeats, args.only)
         missing = [
             name
