@@ -600,7 +600,7 @@ def peer_rows(
                 row["peers"][name] = (theirs, ours / theirs)
         rows.append(row)
         if echo:
-            print(_peer_table([row]).splitlines()[-1], flush=True)
+            print("\n".join(_peer_table([row]).splitlines()[1:]), flush=True)
     return rows
 
 
