@@ -14,9 +14,15 @@ For an MLP (about 1M parameters by default) it times, as a ratio of one
 Compilation is timed separately (``jit(f).lower(...).compile()``); steady-state times are
 the median of ``--repeats`` calls, each ended by ``block_until_ready``.
 
+The ``peers`` section times gradtx's spectra and trace estimators against matfree (same
+matvec) and PyHessian (its own torch graph) on logistic regression (breast cancer, 31
+parameters), an MLP on digits (100k parameters) and a 1M-parameter MLP, interleaved per
+row, printing gradtx / peer ratios (peers that are not installed are skipped).
+
 Usage::
 
     python benchmarks/bench_second_order.py [--quick] [--repeats R] [--steps N]
+        [--section all|products|peers] [--only all|logreg|digits|1m]
 
 Sample printout (one NVIDIA H200, jax 0.11.2, default settings, ``--repeats 10``)::
 
