@@ -4,7 +4,6 @@ reduce when the monitored value is negative (optax PR #1767)."""
 from __future__ import annotations
 
 import jax.numpy as jnp
-import pytest
 
 import gradtx
 
@@ -28,12 +27,6 @@ def test_reduces_on_a_positive_plateau():
     assert _scales([1.0] * 6)[-1] < 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gradtx/schedules/_plateau.py tests avg < (1 - rtol) * best - atol, which for a "
-    "negative best accepts a worse value as an improvement (Optax's bug, PR #1767); the fix "
-    "is avg < best - rtol * |best| - atol. Owned by schedules; remove this mark with the fix.",
-)
 def test_reduces_on_a_negative_plateau():
     # Flat at -1 with noise far below rtol * |best| = 1e-4: a plateau.
     assert _scales([-1.0, -0.99999, -0.99998, -0.99999, -0.99998, -0.99999])[-1] < 1.0
