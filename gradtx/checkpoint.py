@@ -5,9 +5,21 @@ raw bytes, its dtype, shape and tree path, plus the tree structure. ``restore`` 
 structure, shapes and dtypes against a template (``like=``) and raises on any difference,
 never reinterpreting data; restored leaves take the template leaves' shardings. Files are
 written to a temporary name in the same folder and renamed into place, so a crash while
-saving leaves the previous checkpoint intact. NumPy is the only dependency (Orbax works as
-well, since states are plain pytrees; this module exists so that exact resumption needs
-nothing beyond gradtx's own dependencies).
+saving leaves the previous checkpoint intact.
+
+Orbax or this module? States are plain pytrees, so ``orbax.checkpoint`` saves and restores
+them exactly too (typed PRNG keys, ``None`` fields, empty states and sharded states
+included; ``tests/checkpoint/test_orbax.py`` checks it for every public transform), and it
+is the choice for asynchronous saves, retention policies and multi-host checkpoints of large
+models. This module is kept for what Orbax does not do:
+
+* no dependency beyond gradtx's own (NumPy; Orbax brings TensorStore, protobuf, ...), so
+  exact resumption works in any environment gradtx installs in;
+* a dtype mismatch is an error: Orbax restores a float32 leaf into a bfloat16 template
+  by casting it, silently; ``restore`` raises `CheckpointMismatchError` naming the leaf
+  (as it does for a different structure or shape, which Orbax also rejects);
+* one self-describing file per checkpoint, written atomically (rename), rather than a
+  folder.
 """
 
 from __future__ import annotations

@@ -45,8 +45,10 @@ def _gather() -> list[Entry]:
         registry_adam,
         registry_contrib,
         registry_contrib_beyond,
+        registry_contrib_tail,
         registry_core,
         registry_lbfgs,
+        registry_optax_extra,
         registry_optimizers,
         registry_schedules,
         registry_second_order,
@@ -64,8 +66,10 @@ def _gather() -> list[Entry]:
         registry_wrappers,
         registry_schedules,
         registry_second_order,
+        registry_optax_extra,
         registry_contrib,
         registry_contrib_beyond,
+        registry_contrib_tail,
     ):
         entries.extend(module.ENTRIES)
     names = [e.name for e in entries]
@@ -76,4 +80,7 @@ def _gather() -> list[Entry]:
 ENTRIES: list[Entry] = _gather()
 
 # Public callables that are not transform factories (or cannot meet the contract), with why.
-EXEMPT: dict[str, str] = {}
+EXEMPT: dict[str, str] = {
+    "measure_with_ema": "its output is the measurement's average, not updates; it is a "
+    "measure for monitor, tested there (tests/wrappers/test_optax_monitoring.py)",
+}

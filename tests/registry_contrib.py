@@ -2,13 +2,25 @@
 
 ``scale_by_muon`` is not an entry: it is defined on matrices only (as in Optax) and the
 contract's trees hold vectors and scalars; ``muon`` (which routes those to AdamW) is, and
-tests/contrib/test_muon.py covers ``scale_by_muon`` on its own.
+tests/contrib/test_muon.py covers ``scale_by_muon`` on its own. Likewise ``dpsgd`` and
+``differentially_private_aggregate`` take per-example gradients (a leading batch axis the
+contract's scalar leaves lack): tests/contrib/test_privacy.py covers
+them. ``momo``, ``momo_adam`` and ``split_real_and_imaginary`` are in
+tests/registry_contrib_tail.py.
 """
+
+import jax
 
 import gradtx
 from tests.registry import Entry
 
 contrib = gradtx.contrib
+
+# A Gauss-Newton-like Hessian-diagonal estimate that needs no obj_fn (the contract passes
+# value_fn, which Optax's Hutchinson estimator does not read).
+_SQUARED_GRADIENT = gradtx.stateless(
+    lambda updates, params=None: jax.tree.map(lambda g: g * g, updates)
+)
 
 
 def _opt(name, factory, kwargs, **more):
@@ -60,4 +72,27 @@ ENTRIES: list[Entry] = [
     # learning-rate-free
     _opt("prodigy", contrib.prodigy, {"learning_rate": 0.5}, needs_params=True),
     _opt("dadapt_adamw", contrib.dadapt_adamw, {}, needs_params=True),
+    _opt("cocob", contrib.cocob, {}, needs_params=True),
+    _opt("scale_by_cocob", contrib.scale_by_cocob, {}, needs_params=True),  # a full step
+    _opt("dog", contrib.dog, {}, needs_params=True),
+    _opt("dowg", contrib.dowg, {}, needs_params=True),
+    # others
+    _opt("madgrad", contrib.madgrad, {"learning_rate": 0.05}, needs_params=True),
+    _opt("scale_by_madgrad", contrib.scale_by_madgrad, {"learning_rate": 0.05}, needs_params=True),
+    _opt("acprop", contrib.acprop, {"learning_rate": 0.05}),
+    _tx("scale_by_acprop", contrib.scale_by_acprop, {}),
+    _opt(
+        "sophia",
+        contrib.sophia,
+        {"learning_rate": 0.05, "hessian_diagonal_fn": _SQUARED_GRADIENT, "update_interval": 2},
+        needs_params=True,
+    ),
+    _tx("normalize", contrib.normalize, {}),
+    _opt(
+        "sam",
+        contrib.sam,
+        {"optimizer": gradtx.sgd(0.05), "adv_optimizer": gradtx.sgd(0.01)},
+        needs_params=True,
+    ),
+    _opt("mechanize", contrib.mechanize, {"base_optimizer": gradtx.adam(0.05)}, needs_params=True),
 ]

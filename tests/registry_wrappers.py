@@ -93,8 +93,8 @@ ENTRIES: list[Entry] = [
             "max_scale": 16.0,
         },
     ),
-    Entry("monitor", gradtx.monitor, {"inner": gradtx.scale_by_adam()}),
-    Entry("monitor_standalone", gradtx.monitor, {}),
+    Entry("training_monitor", gradtx.training_monitor, {"inner": gradtx.scale_by_adam()}),
+    Entry("training_monitor_standalone", gradtx.training_monitor, {}),
     # Default blocks: every leaf of the contract's small trees stays unquantized.
     Entry("quantized_state", gradtx.quantized_state, {"inner": gradtx.scale_by_adam()}),
     # Blocks of 4: the matrices and vectors are stored in 8 bits, the scalars are not.

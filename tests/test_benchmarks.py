@@ -92,3 +92,33 @@ def test_bench_fused_cpu_quick(capsys):
         assert out["rows"]["c fused"] > 0.0
     else:
         assert "c fused: unavailable" in text
+
+
+def test_bench_lr_finder_quick(capsys):
+    bench = _load("bench_lr_finder")
+    out = bench.main(["--quick"])
+    text = capsys.readouterr().out
+    assert "best grid lr" in text and "default rule" in text
+    assert set(out) == {(p, o) for p in bench.QUICK for o in bench.OPTIMIZERS}
+    for scores in out.values():
+        assert set(scores["rules"]) == {"steep", "valley", "minimum", "lagfree_minimum"}
+        for row in scores["rules"].values():
+            assert row["lr"] > 0.0 and row["lr_ratio"] > 0.0 and row["loss_ratio"] >= 0.0
+
+
+@pytest.mark.slow
+def test_bench_second_order_quick(capsys):
+    out = _load("bench_second_order").main(["--quick", "--repeats", "1"])
+    text = capsys.readouterr().out
+    assert "lanczos 20 steps" in text and "gradtx ms" in text
+    assert {r["name"] for r in out["products"]} >= {"value_and_grad", "dense hessian + eigh"}
+    tasks = {(r["problem"], r["task"]) for r in out["peers"]}
+    assert len(tasks) == 11, tasks
+    for row in out["peers"]:
+        assert row["gradtx_s"] > 0.0
+        for seconds, ratio in row["peers"].values():
+            assert seconds > 0.0 and ratio > 0.0
+    # The peers are optional: either their rows or the note that they are missing.
+    peers = {name for row in out["peers"] for name in row["peers"]}
+    assert "matfree" in peers or "matfree" in text
+    assert "PyHessian" in peers or "PyHessian" in text

@@ -46,6 +46,11 @@ def _make(entry: Entry):
 
 
 def _step_fn(entry: Entry, tx, loss_fn=_loss, **unknown):
+    if entry.extra == "value_fn":
+        # As in Optax, a line search raises TypeError for keyword arguments its
+        # value_fn does not consume (tests/second_order/test_linesearch.py).
+        unknown = {}
+
     def step(grads, state, params):
         return tx.update(grads, state, params, **_extra(entry, params, grads, loss_fn), **unknown)
 

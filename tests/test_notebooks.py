@@ -1,16 +1,16 @@
 """Execute every notebook in ``notebooks/`` and check how each one is stored.
 
-No Jupyter dependency: each ``.ipynb`` is read with `json` and its code cells are run in
-order, with `exec`, in a fresh namespace (as a fresh kernel would). Cells tagged
-``skip-test`` are never run; cells tagged ``plot`` are run only when matplotlib is
-installed (the ``notebooks`` extra), with the non-interactive Agg backend. The numeric
-claims of a notebook are ``assert`` statements in its code cells, so a notebook that stops
+Each notebook is executed by ``nbclient`` on a fresh ``ipykernel`` (the ``notebooks``
+extra), as Jupyter runs it: display calls, the inline matplotlib backend and kernel state
+are real. Cells tagged ``skip-test`` are never run; cells tagged ``plot`` are run only when
+matplotlib is installed, and each must display an ``image/png`` output. The numeric claims
+of a notebook are ``assert`` statements in its code cells, so a notebook that stops
 demonstrating its point fails here.
 
 Numerics: the rest of the suite runs with strict dtype promotion and rank promotion set
-to "raise" (root ``conftest.py``). Users do not; a notebook is user code, so it runs
-under JAX's defaults ("standard" promotion, rank promotion allowed) inside
-`_user_numerics`. Warnings are still errors (``filterwarnings = error``).
+to "raise" (root ``conftest.py``). Users do not; a notebook is user code, and the kernel is
+a separate process with JAX's defaults ("standard" promotion, rank promotion allowed).
+Warnings are still errors (a first, added cell sets ``warnings.simplefilter("error")``).
 
 Conventions checked statically (cheap, no execution):
 
@@ -19,20 +19,17 @@ Conventions checked statically (cheap, no execution):
   ``sklearn`` only inside ``try: ... except ImportError`` (it is optional);
 * no cell outside ``plot`` uses a name that only ``plot`` cells define, so the notebook
   still runs when its plots are skipped;
-* each notebook exposes the figure to check as ``fig`` (else the last pyplot figure
-  counts); it is saved to a temporary PNG, which must be non-empty.
+* each notebook with plots leaves its figure in ``fig``, which must have data drawn on it.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import importlib.util
 import json
 import re
 from pathlib import Path
 
-import jax
 import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -72,13 +69,6 @@ def _tags(cell: dict) -> set[str]:
 
 def _code_cells(nb: dict) -> list[tuple[int, dict]]:
     return [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-
-
-@contextlib.contextmanager
-def _user_numerics():
-    """JAX's default numerics (what a user's kernel has), not the suite's strict mode."""
-    with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
-        yield
 
 
 def test_the_notebooks_are_all_there():
@@ -185,48 +175,125 @@ def test_imports_and_plot_independence(path):
     assert not leaks, f"non-plot cells use names defined only in 'plot' cells: {leaks}"
 
 
-def _figure_to_check(namespace: dict):
-    """The notebook's ``fig``, else the last pyplot figure, else None."""
-    import matplotlib.figure
-    import matplotlib.pyplot as plt
+_SETUP = """\
+import warnings
+warnings.simplefilter("error")  # as in the suite: a warning fails the notebook
+for _category, _module in ((DeprecationWarning, "jupyter_client"), (DeprecationWarning, "zmq")):
+    warnings.filterwarnings("ignore", category=_category, module=_module)
+"""
 
-    fig = namespace.get("fig")
-    if isinstance(fig, matplotlib.figure.Figure):
-        return fig
-    numbers = plt.get_fignums()
-    return plt.figure(numbers[-1]) if numbers else None
+_CHECK_FIGURE = """\
+import matplotlib.figure as _mf
+_fig = globals().get("fig")
+assert isinstance(_fig, _mf.Figure), "the plot cells must leave their figure in `fig`"
+assert any(_ax.has_data() for _ax in _fig.axes), "the figure has nothing drawn on it"
+"""
+
+
+def _executable(nb: dict) -> tuple[dict, list[int]]:
+    """The notebook as the kernel runs it, and the positions of its plot cells in it.
+
+    ``skip-test`` cells are dropped; ``plot`` cells too when matplotlib is missing. A first
+    cell makes warnings errors; a last one checks the figure the plot cells drew.
+    """
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell(_SETUP)]
+    plot_positions = []
+    for _, cell in _code_cells(nb):
+        tags = _tags(cell)
+        if "skip-test" in tags or ("plot" in tags and not HAS_MATPLOTLIB):
+            continue
+        if "plot" in tags:
+            plot_positions.append(len(cells))
+        cells.append(nbformat.v4.new_code_cell(_source(cell)))
+    if plot_positions:
+        cells.append(nbformat.v4.new_code_cell(_CHECK_FIGURE))
+    out = nbformat.v4.new_notebook(cells=cells, metadata=nb.get("metadata", {}))
+    return out, plot_positions
+
+
+def _run_in_kernel(stored: dict, name: str, folder: Path) -> None:
+    """Execute a stored notebook on a fresh ``ipykernel``; fail on any error or missing image."""
+    nbclient = pytest.importorskip("nbclient", reason="the notebooks extra is not installed")
+    pytest.importorskip("ipykernel", reason="the notebooks extra is not installed")
+    import base64
+
+    nb, plot_positions = _executable(stored)
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        allow_errors=False,
+        resources={"metadata": {"path": str(folder)}},
+    )
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as err:
+        pytest.fail(f"{name}: a cell failed in the kernel:\n{err}", pytrace=False)
+    for position in plot_positions:
+        images = [
+            base64.b64decode(output["data"]["image/png"])
+            for output in nb.cells[position].outputs
+            if "image/png" in output.get("data", {})
+        ]
+        assert images, f"{name}: plot cell {position} displayed no image/png"
+        for png in images:
+            assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000, len(png)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
-def test_notebook_runs(path, tmp_path):
-    nb = _load(path)
-    if HAS_MATPLOTLIB:
-        import matplotlib
+def test_notebook_runs_in_a_jupyter_kernel(path, tmp_path):
+    """Run the notebook on a fresh ``ipykernel`` with ``nbclient``, as Jupyter would.
 
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
+    The kernel is a separate Python process with JAX's default numerics (what a user has,
+    not the suite's strict mode); the notebook's ``assert`` cells are its numeric checks.
+    Every ``plot`` cell must display a PNG image (the figures shown on the site).
+    """
+    _run_in_kernel(_load(path), path.name, tmp_path)
 
-        plt.close("all")
-    namespace = {"__name__": "__main__"}
-    ran_plot = False
-    try:
-        with _user_numerics():
-            for i, cell in _code_cells(nb):
-                tags = _tags(cell)
-                if "skip-test" in tags or ("plot" in tags and not HAS_MATPLOTLIB):
-                    continue
-                ran_plot |= "plot" in tags
-                code = compile(_source(cell), f"{path.name}[cell {i}]", "exec")
-                exec(code, namespace)  # noqa: S102 - the notebook is the test
-        if ran_plot:
-            fig = _figure_to_check(namespace)
-            assert fig is not None, "the plot cells drew no figure"
-            assert any(ax.has_data() for ax in fig.axes), "the figure has nothing drawn on it"
-            png = tmp_path / f"{path.stem}.png"
-            fig.savefig(png, dpi=40)
-            data = png.read_bytes()
-            assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, len(data)
-    finally:
-        if HAS_MATPLOTLIB:
-            plt.close("all")
+
+def _tiny(*cells: tuple[str, list[str]]) -> dict:
+    out = [{"cell_type": "markdown", "metadata": {}, "source": "# tiny"}]
+    for source, tags in cells:
+        out.append(
+            {
+                "cell_type": "code",
+                "metadata": {"tags": tags},
+                "source": source,
+                "outputs": [],
+                "execution_count": None,
+            }
+        )
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": out}
+
+
+_PLOT = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the notebooks extra is not installed")
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ([("assert 1 + 1 == 3", [])], "a cell failed"),
+        ([("import warnings; warnings.warn('w', UserWarning)", [])], "a cell failed"),
+        ([(_PLOT + "plt.close(fig)", ["plot"])], "displayed no image"),
+        ([("fig = None", ["plot"])], "a cell failed"),  # no figure left in `fig`
+    ],
+    ids=["failed_assert", "warning", "plot_without_image", "no_fig"],
+)
+def test_the_kernel_runner_fails_what_it_should(cells, message, tmp_path):
+    with pytest.raises((AssertionError, pytest.fail.Exception), match=message):
+        _run_in_kernel(_tiny(*cells), "tiny.ipynb", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the notebooks extra is not installed")
+def test_the_kernel_runner_skips_skip_test_cells_and_passes_a_good_notebook(tmp_path):
+    _run_in_kernel(
+        _tiny(("raise SystemExit('never run')", ["skip-test"]), (_PLOT + "fig", ["plot"])),
+        "tiny.ipynb",
+        tmp_path,
+    )

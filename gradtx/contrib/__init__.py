@@ -7,6 +7,8 @@ the factory gives the reference algorithm. Beyond Optax: ``cautious`` and
 with its ``scale_by_*`` and state) and ``scale_by_asam`` (ASAM's adversarial step).
 """
 
+from gradtx.contrib._acprop import acprop as acprop
+from gradtx.contrib._acprop import scale_by_acprop as scale_by_acprop
 from gradtx.contrib._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
 from gradtx.contrib._adam_mini import adam_mini as adam_mini
 from gradtx.contrib._adam_mini import scale_by_adam_mini as scale_by_adam_mini
@@ -24,17 +26,52 @@ from gradtx.contrib._asam import scale_by_asam as scale_by_asam
 from gradtx.contrib._cautious import CautiousState as CautiousState
 from gradtx.contrib._cautious import add_cautious_decayed_weights as add_cautious_decayed_weights
 from gradtx.contrib._cautious import cautious as cautious
+from gradtx.contrib._cocob import COCOBState as COCOBState
+from gradtx.contrib._cocob import cocob as cocob
+from gradtx.contrib._cocob import scale_by_cocob as scale_by_cocob
+from gradtx.contrib._complex import SplitRealAndImaginaryState as SplitRealAndImaginaryState
+from gradtx.contrib._complex import split_real_and_imaginary as split_real_and_imaginary
+from gradtx.contrib._dog import DoGState as DoGState
+from gradtx.contrib._dog import DoWGState as DoWGState
+from gradtx.contrib._dog import dog as dog
+from gradtx.contrib._dog import dowg as dowg
+from gradtx.contrib._galore import GaLoreDimensionNumbers as GaLoreDimensionNumbers
+from gradtx.contrib._galore import GaLoreState as GaLoreState
+from gradtx.contrib._galore import galore as galore
+from gradtx.contrib._galore import scale_by_galore as scale_by_galore
+from gradtx.contrib._madgrad import MadgradState as MadgradState
+from gradtx.contrib._madgrad import madgrad as madgrad
+from gradtx.contrib._madgrad import scale_by_madgrad as scale_by_madgrad
 from gradtx.contrib._mars import ScaleByMarsState as ScaleByMarsState
 from gradtx.contrib._mars import mars as mars
 from gradtx.contrib._mars import scale_by_mars as scale_by_mars
+from gradtx.contrib._mechanic import MechanicState as MechanicState
+from gradtx.contrib._mechanic import mechanize as mechanize
+from gradtx.contrib._momo import MomoAdamState as MomoAdamState
+from gradtx.contrib._momo import MomoState as MomoState
+from gradtx.contrib._momo import momo as momo
+from gradtx.contrib._momo import momo_adam as momo_adam
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
 from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
+from gradtx.contrib._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
+from gradtx.contrib._plateau import reduce_on_plateau as reduce_on_plateau
+from gradtx.contrib._privacy import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from gradtx.contrib._privacy import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from gradtx.contrib._privacy import dpsgd as dpsgd
 from gradtx.contrib._prodigy import DAdaptAdamWState as DAdaptAdamWState
 from gradtx.contrib._prodigy import ProdigyState as ProdigyState
 from gradtx.contrib._prodigy import dadapt_adamw as dadapt_adamw
 from gradtx.contrib._prodigy import prodigy as prodigy
+from gradtx.contrib._sam import NormalizeState as NormalizeState
+from gradtx.contrib._sam import SAMState as SAMState
+from gradtx.contrib._sam import normalize as normalize
+from gradtx.contrib._sam import sam as sam
 from gradtx.contrib._schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx.contrib._schedule_free import schedule_free as schedule_free
 from gradtx.contrib._schedule_free import schedule_free_adamw as schedule_free_adamw
@@ -48,11 +85,24 @@ from gradtx.contrib._soap import scale_by_soap as scale_by_soap
 from gradtx.contrib._soap import soap as soap
 
 __all__ = [
+    "COCOBState",
     "CautiousState",
     "DAdaptAdamWState",
+    "DifferentiallyPrivateAggregateState",
+    "DoGState",
+    "DoWGState",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
+    "MadgradState",
+    "MechanicState",
+    "MomoAdamState",
+    "MomoState",
     "MuonDimensionNumbers",
     "MuonState",
+    "NormalizeState",
     "ProdigyState",
+    "ReduceLROnPlateauState",
+    "SAMState",
     "ScaleByAdamMiniState",
     "ScaleByAdemamixState",
     "ScaleByMarsState",
@@ -60,19 +110,38 @@ __all__ = [
     "ScaleBySimplifiedAdEMAMixState",
     "ScaleBySoapState",
     "ScheduleFreeState",
+    "SplitRealAndImaginaryState",
+    "acprop",
     "adam_mini",
     "add_cautious_decayed_weights",
     "ademamix",
     "adopt",
     "cautious",
+    "cocob",
     "dadapt_adamw",
+    "differentially_private_aggregate",
+    "dog",
+    "dowg",
+    "dpsgd",
+    "galore",
+    "madgrad",
     "mars",
+    "mechanize",
+    "momo",
+    "momo_adam",
     "muon",
+    "normalize",
     "prodigy",
+    "reduce_on_plateau",
+    "sam",
+    "scale_by_acprop",
     "scale_by_adam_mini",
     "scale_by_ademamix",
     "scale_by_adopt",
     "scale_by_asam",
+    "scale_by_cocob",
+    "scale_by_galore",
+    "scale_by_madgrad",
     "scale_by_mars",
     "scale_by_muon",
     "scale_by_shampoo",
@@ -85,4 +154,5 @@ __all__ = [
     "shampoo",
     "simplified_ademamix",
     "soap",
+    "split_real_and_imaginary",
 ]

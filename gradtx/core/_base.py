@@ -95,9 +95,30 @@ class GradientTransformation(NamedTuple):
     update: TransformUpdateFn
 
 
-# Optax has a second class for transforms whose update takes extra keyword arguments.
-# In gradtx every update does, so the name is an alias of the one protocol.
-GradientTransformationExtraArgs = GradientTransformation
+class GradientTransformationExtraArgs(GradientTransformation):
+    """A `GradientTransformation` that promises its ``update`` uses extra keyword args.
+
+    As in Optax, a real subclass: ``chain``, ``named_chain``, ``masked`` and
+    `with_extra_args_support` return one, and code that checks
+    ``isinstance(tx, GradientTransformationExtraArgs)`` before passing ``value=...`` sees
+    ``False`` for a plain transform. (Every gradtx ``update`` also accepts and ignores
+    ``**extra_args``, so passing them to a plain gradtx transform is harmless.)
+
+    Args:
+      init: ``init(params) -> state``.
+      update: ``update(updates, state, params=None, **extra_args) -> (updates, state)``.
+
+    Returns:
+      The NamedTuple itself.
+
+    Examples:
+      >>> import gradtx
+      >>> isinstance(gradtx.scale(0.5), gradtx.GradientTransformationExtraArgs)
+      False
+      >>> tx = gradtx.chain(gradtx.scale(0.5))
+      >>> isinstance(tx, gradtx.GradientTransformationExtraArgs)
+      True
+    """
 
 
 class EmptyState(NamedTuple):
@@ -113,14 +134,16 @@ def accepts_extra_args(update: Callable[..., Any]) -> bool:
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
 
 
-def with_extra_args_support(tx: GradientTransformation) -> GradientTransformation:
+def with_extra_args_support(tx: GradientTransformation) -> GradientTransformationExtraArgs:
     """Wrap a transform whose ``update`` lacks ``**extra_args`` so that it ignores them.
 
     Args:
       tx: any object with ``init`` and ``update``.
 
     Returns:
-      A `GradientTransformation` whose ``update`` accepts and drops extra keyword args.
+      ``tx`` itself when it is a `GradientTransformationExtraArgs`; otherwise one whose
+      ``update`` passes the extra keyword args on when ``tx.update`` takes ``**kwargs``
+      (every gradtx transform does) and drops them when it does not (as in Optax).
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
@@ -135,14 +158,16 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
       >>> out["w"].tolist()
       [0.5, 1.5]
     """
+    if isinstance(tx, GradientTransformationExtraArgs):
+        return tx
     if accepts_extra_args(tx.update):
-        return GradientTransformation(tx.init, tx.update)
+        return GradientTransformationExtraArgs(tx.init, tx.update)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         return tx.update(updates, state, params)
 
-    return GradientTransformation(tx.init, update_fn)
+    return GradientTransformationExtraArgs(tx.init, update_fn)
 
 
 def identity() -> GradientTransformation:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradtx.core._base import GradientTransformation, with_extra_args_support
+from gradtx.core import _numerics
+from gradtx.core._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    with_extra_args_support,
+)
 
 
 def _check_transform(fn: str, where: str, t: Any) -> None:
@@ -16,7 +21,7 @@ def _check_transform(fn: str, where: str, t: Any) -> None:
         )
 
 
-def chain(*transforms: GradientTransformation) -> GradientTransformation:
+def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArgs:
     """Apply ``transforms`` one after the other; the state is the tuple of their states.
 
     Every ``update`` receives the same ``params`` and extra keyword arguments.
@@ -25,7 +30,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
       *transforms: gradient transformations, applied left to right.
 
     Returns:
-      A `GradientTransformation` whose state is ``tuple(inner states)``.
+      A `GradientTransformationExtraArgs` (as in Optax) whose state is
+      ``tuple(inner states)``; every inner ``update`` gets the extra args.
 
     Raises:
       TypeError: if an argument is not a gradient transformation.
@@ -51,23 +57,26 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
                 f"chain: the state holds {len(state)} inner states but the chain has "
                 f"{len(transforms)} transforms; was it initialised by a different chain?"
             )
+        updates = _numerics.python_scalars_as_arrays(updates)
         new_state = []
         for t, s in zip(transforms, state, strict=True):
             updates, s = t.update(updates, s, params, **extra_args)
             new_state.append(s)
         return updates, tuple(new_state)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTransformation:
+def named_chain(
+    *transforms: tuple[str, GradientTransformation],
+) -> GradientTransformationExtraArgs:
     """``chain`` whose state is a dict keyed by the given names.
 
     Args:
       *transforms: ``(name, transform)`` pairs with unique names.
 
     Returns:
-      A `GradientTransformation` whose state is ``{name: inner state}``.
+      A `GradientTransformationExtraArgs` whose state is ``{name: inner state}``.
 
     Raises:
       TypeError: if an argument is not a ``(name, transform)`` pair.
@@ -112,4 +121,4 @@ def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTran
             updates, new_state[name] = t.update(updates, state[name], params, **extra_args)
         return updates, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)

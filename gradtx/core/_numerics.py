@@ -76,10 +76,27 @@ def scalar_mul(s: Any, x: jax.Array) -> jax.Array:
 
 
 def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
-    """EMA of ``g**order``: ``(1 - decay) * g**order + decay * m`` per leaf.
+    """EMA of the ``order``-th moment: ``(1 - decay) * g**order + decay * m`` per leaf.
 
-    Each product is formed in its operand's dtype, then the two are added in their
-    common dtype (so a bfloat16 moment with float32 gradients accumulates in float32).
+    Public as ``gradtx.tree.update_moment`` (Optax's ``tree.update_moment``). Each product
+    is formed in its operand's dtype, then the two are added in their common dtype (so a
+    bfloat16 moment with float32 gradients accumulates in float32). ``None`` leaves of
+    ``updates`` stay ``None``.
+
+    Args:
+      updates: the new values ``g`` (a tree).
+      moments: the previous moments ``m``, same structure.
+      decay: the decay rate in ``[0, 1]``.
+      order: the moment's order (1 for the mean, 2 for the uncentred variance).
+
+    Returns:
+      The new moments.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> m = gradtx.tree.update_moment({"w": jnp.array([2.0])}, {"w": jnp.array([1.0])}, 0.5, 2)
+      >>> m["w"].tolist()  # 0.5 * 4 + 0.5 * 1
+      [2.5]
     """
 
     def one(g, m):
@@ -90,23 +107,101 @@ def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
     return jax.tree.map(one, updates, moments, is_leaf=lambda x: x is None)
 
 
+def _orderth_norm(g: jax.Array, order: Any) -> jax.Array:
+    if order == 2:
+        return abs_sq(g)
+    if jnp.isrealobj(g):
+        return g**order
+    half = order / 2
+    return abs_sq(g) ** (int(half) if float(half).is_integer() else half)
+
+
 def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any, order: int) -> Any:
-    """EMA of ``|g|**order``: ``(1 - decay) * |g|**order + decay * m`` per leaf."""
+    """EMA of the ``order``-th power of each element's modulus.
+
+    ``(1 - decay) * |g|**order + decay * m`` per leaf; as in Optax a real ``g`` is raised
+    as it is (``g**order``, so an odd order keeps the sign), a complex one through
+    ``|g|**2``. Public as ``gradtx.tree.update_moment_per_elem_norm``.
+
+    Args:
+      updates: the new values ``g`` (a tree; ``None`` leaves stay ``None``).
+      moments: the previous moments, same structure.
+      decay: the decay rate in ``[0, 1]``.
+      order: the power.
+
+    Returns:
+      The new moments.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> g, m = {"z": jnp.array([3 + 4j])}, {"z": jnp.array([0.0])}
+      >>> gradtx.tree.update_moment_per_elem_norm(g, m, 0.5, 2)["z"].tolist()  # 0.5 * 25
+      [12.5]
+    """
 
     def one(g, m):
         if g is None:
             return None
-        power = abs_sq(g) if order == 2 else jnp.abs(g) ** order
-        return promote_add(scalar_mul(1 - decay, power), scalar_mul(decay, m))
+        return promote_add(scalar_mul(1 - decay, _orderth_norm(g, order)), scalar_mul(decay, m))
+
+    return jax.tree.map(one, updates, moments, is_leaf=lambda x: x is None)
+
+
+def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> Any:
+    """The decayed infinity norm ``max(|g| + eps, decay * m)`` per leaf (Adamax's ``u``).
+
+    Public as ``gradtx.tree.update_infinity_moment``; ``None`` leaves stay ``None``.
+
+    Args:
+      updates: the new values ``g``.
+      moments: the previous values ``m``, same structure.
+      decay: the decay rate in ``[0, 1]``.
+      eps: added to ``|g|``.
+
+    Returns:
+      The new moments.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> g, m = {"w": jnp.array([-1.0, 0.1])}, {"w": jnp.array([0.5, 2.0])}
+      >>> gradtx.tree.update_infinity_moment(g, m, 0.5, 0.0)["w"].tolist()
+      [1.0, 1.0]
+    """
+
+    def one(g, m):
+        if g is None:
+            return None
+        size = jnp.abs(g)
+        bound = size + eps if isinstance(eps, (int, float)) else promote_add(size, eps)
+        return jnp.maximum(bound, scalar_mul(decay, m))
 
     return jax.tree.map(one, updates, moments, is_leaf=lambda x: x is None)
 
 
 def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
-    """``moment / (1 - decay**count)``; the factor is computed in float32 (or wider), then cast."""
+    """``moment / (1 - decay**count)`` per leaf, a no-op as ``count`` grows.
+
+    The factor is computed in float32 (or wider), then cast to each moment's dtype, so a
+    bfloat16 moment stays bfloat16 without ``decay**count`` rounding to 1. Public as
+    ``gradtx.tree.bias_correction``.
+
+    Args:
+      moment: the moments (a tree).
+      decay: the decay rate used to accumulate them.
+      count: the number of accumulated steps (an integer array).
+
+    Returns:
+      The corrected moments.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> m = gradtx.tree.bias_correction({"w": jnp.array([0.1])}, 0.9, jnp.asarray(1))
+      >>> m["w"].round(4).tolist()  # 0.1 / (1 - 0.9)
+      [1.0]
+    """
     decay = jnp.asarray(decay)
     dtype = compute_dtype(decay.dtype)
-    correction = 1 - decay.astype(dtype) ** count.astype(dtype)
+    correction = 1 - decay.astype(dtype) ** jnp.asarray(count).astype(dtype)
     return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
 
 
@@ -133,3 +228,26 @@ def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
     rms = jnp.sqrt(jnp.mean(abs_sq(x)))
     x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
     return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))
+
+
+def as_dtype(value: Any, dtype: Any) -> Any:
+    """A hyperparameter for arithmetic with leaves of ``dtype``: a Python number stays
+    weakly typed (it never promotes a bfloat16 leaf), an array is cast to ``dtype``."""
+    if isinstance(value, (int, float)):
+        return value
+    return jnp.asarray(value).astype(dtype)
+
+
+def python_scalars_as_arrays(tree: Any) -> Any:
+    """Python numbers among the leaves as weakly typed float (or complex) arrays.
+
+    A gradient leaf given as a plain Python number (``{"a": 1, "b": 2.0}``) then has a
+    dtype like every array leaf, and counts as a float gradient, as in Optax.
+    """
+
+    def one(x):
+        if isinstance(x, bool) or not isinstance(x, (int, float, complex)):
+            return x
+        return jnp.asarray(complex(x) if isinstance(x, complex) else float(x))
+
+    return jax.tree.map(one, tree)

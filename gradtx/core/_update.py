@@ -44,16 +44,20 @@ def incremental_update(new_tensors: Params, old_tensors: Params, step_size: floa
       step_size: weight of ``new_tensors`` in ``[0, 1]``.
 
     Returns:
-      The blended tree.
+      The blended tree, each leaf in the dtype of ``old_tensors``; a ``None`` leaf (or a
+      ``None`` tree) of ``new_tensors`` gives ``None``, as in Optax.
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
+      >>> gradtx.incremental_update(None, {"w": jnp.ones(2)}, 1.0) is None
+      True
       >>> new, old = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([0.0, 0.0])}
       >>> gradtx.incremental_update(new, old, step_size=0.25)["w"].tolist()
       [0.25, 0.5]
     """
     return jax.tree.map(
-        lambda n, o: (step_size * n + (1.0 - step_size) * o).astype(o.dtype),
+        lambda n, o: None if n is None else (step_size * n + (1.0 - step_size) * o).astype(o.dtype),
         new_tensors,
         old_tensors,
+        is_leaf=lambda x: x is None,
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -31,7 +32,8 @@ def _as_float(value: Any) -> float | None:
     if isinstance(value, jax.core.Tracer) or callable(value):
         return None
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
-        if np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number):
+        # jnp.issubdtype: NumPy does not count bfloat16 (an ml_dtypes type) as a number.
+        if np.ndim(value) != 0 or not jnp.issubdtype(np.asarray(value).dtype, jnp.number):
             return None
         return float(np.asarray(value).real)
     return None
@@ -162,9 +164,20 @@ def one_of(fn: str, name: str, value: Any, allowed: tuple[Any, ...]) -> None:
         raise ValueError(f"{fn}({name}={value!r}): {name} must be one of {allowed}")
 
 
+def mask_is_callable(mask: Any) -> bool:
+    """Whether a mask is a function of the params, decided as Optax decides it.
+
+    A mask is called when it has leaves and every leaf is callable (a plain function is
+    its own single leaf); a pytree of bools that is also callable (an Equinox Module of
+    bools) is used as the mask tree.
+    """
+    flags = jax.tree.leaves(jax.tree.map(callable, mask))
+    return bool(flags) and all(flags)
+
+
 def mask_kind(fn: str, mask: Any) -> None:
     """A mask is ``None``, a callable or a pytree (never a string or a number)."""
-    if mask is None or callable(mask):
+    if mask is None or mask_is_callable(mask):
         return
     if isinstance(mask, (str, bytes, numbers.Number)):
         raise TypeError(

@@ -13,6 +13,8 @@ from gradtx.losses import _utils
 __all__ = [
     "hinge_loss",
     "perplexity",
+    "poly_loss_cross_entropy",
+    "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "softmax_cross_entropy",
@@ -84,7 +86,10 @@ def softmax_cross_entropy(
     :math:`0 \log 0 = 0`; plain Optax gives NaN there), so ``-inf`` logits can be used to
     mask classes. The log-normaliser is computed stably, so logits of :math:`\pm 10^4`
     give exact losses and finite gradients :math:`\operatorname{softmax}(x) - y` (for
-    labels summing to 1).
+    labels summing to 1). The gradient with respect to the labels is
+    :math:`-\log\operatorname{softmax}(x)`, as in Optax, also where a label is 0 (soft
+    targets learned jointly, distillation); only where :math:`x_k = -\infty` and
+    :math:`y_k = 0` is it 0 instead of :math:`+\infty`.
 
     Args:
       logits: floating array of logits :math:`x`, e.g. ``[batch, num_classes]``.
@@ -135,11 +140,119 @@ def softmax_cross_entropy(
     mask = _utils.where_mask(fn, where, logits.shape, axes)
     shifted, log_total = _utils.shifted_and_log_total(logits, axes, mask)
     log_probs = shifted - log_total
-    keep = labels != 0
+    # 0 * log 0 = 0: a -inf log-probability counts only where its label is nonzero.
+    # Replacing it (instead of the product) keeps d loss / d labels = -log_softmax(x)
+    # wherever that is finite, zero labels included.
+    finite = (labels != 0) | jnp.isfinite(log_probs)
+    terms = labels * jnp.where(finite, log_probs, jnp.zeros_like(log_probs))
     if mask is not None:
-        keep = keep & mask
-    terms = jnp.where(keep, labels * log_probs, jnp.zeros_like(log_probs))
+        terms = jnp.where(mask, terms, jnp.zeros_like(terms))
     return -jnp.sum(terms, axis=axes)
+
+
+def safe_softmax_cross_entropy(logits: Any, labels: Any) -> jax.Array:
+    r"""Softmax cross-entropy over the last axis with :math:`0 \log 0 = 0`.
+
+    .. math::
+        \ell(x, y) = -\sum_k y_k \log \operatorname{softmax}(x)_k, \qquad
+        y_k \log \operatorname{softmax}(x)_k := 0 \text{ where } y_k = 0
+
+    Optax keeps this name for the variant of its ``softmax_cross_entropy`` that is
+    finite at :math:`x_k = -\infty, y_k = 0`. gradtx's `softmax_cross_entropy` already
+    follows that convention, so this is the same computation with the class axis fixed
+    to the last one: finite losses and gradients :math:`\operatorname{softmax}(x) - y`
+    with respect to the logits, :math:`-\log\operatorname{softmax}(x)` with respect to
+    the labels.
+
+    Args:
+      logits: floating array of logits ``[..., num_classes]``.
+      labels: target distributions (non-negative, summing to 1) with the full size of
+        ``logits`` along the last axis; leading axes may broadcast.
+
+    Returns:
+      The cross-entropy of each row, of shape ``logits.shape[:-1]``.
+
+    Raises:
+      TypeError: if ``logits`` is not floating.
+      ValueError: for shapes of ``labels`` that do not fit ``logits``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> logits = jnp.array([[0.0, -jnp.inf, 1.0]])
+      >>> losses.safe_softmax_cross_entropy(logits, jnp.array([[0.5, 0.0, 0.5]])).round(4)
+      Array([0.8133], dtype=float32)
+
+    References:
+      Bridle, "Probabilistic Interpretation of Feedforward Classification Network
+      Outputs, with Relationships to Statistical Pattern Recognition", Neurocomputing
+      1990, https://doi.org/10.1007/978-3-642-76153-9_28
+    """
+    return softmax_cross_entropy(logits, labels, axis=-1)
+
+
+def poly_loss_cross_entropy(
+    logits: Any,
+    labels: Any,
+    *,
+    epsilon: Any = 2.0,
+    axis: int | tuple[int, ...] | None = -1,
+    where: Any | None = None,
+) -> jax.Array:
+    r"""Poly-1 loss: the cross-entropy plus a linear term in :math:`1 - p_t`.
+
+    .. math::
+        \ell(x, y) = -\sum_k y_k \log p_k + \epsilon \sum_k y_k (1 - p_k),
+        \qquad p = \operatorname{softmax}(x)
+
+    the first-order PolyLoss of Leng et al. (for one-hot :math:`y`,
+    :math:`\sum_k y_k(1 - p_k) = 1 - p_t`). :math:`\epsilon = 0` gives the plain
+    `softmax_cross_entropy`; the paper recommends :math:`\epsilon \ge -1` (the loss
+    stays non-negative) and uses 2 on ImageNet. The sums run over ``axis`` and the
+    entries selected by ``where`` (the softmax too).
+
+    Args:
+      logits: floating array of logits, e.g. ``[batch, num_classes]``.
+      labels: floating target distributions with the full size of ``logits`` along
+        ``axis`` (other axes may broadcast).
+      epsilon: the coefficient :math:`\epsilon` of the polynomial term, finite.
+        Default 2.0.
+      axis: the class axis, a tuple of axes, or ``None`` for all. Default -1.
+      where: optional boolean mask of the classes to include (shape of ``logits``, or
+        of ``logits`` without ``axis``).
+
+    Returns:
+      The loss of each row: the shape of ``logits`` without ``axis``.
+
+    Raises:
+      TypeError: if ``logits`` or ``labels`` is not floating.
+      ValueError: for a non-finite ``epsilon``, shapes that do not fit, or an
+        out-of-range ``axis``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> logits = jnp.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+      >>> labels = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+      >>> losses.poly_loss_cross_entropy(logits, labels).round(4).tolist()
+      [0.7587, 4.8473]
+
+    References:
+      Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss
+      Functions", ICLR 2022, https://arxiv.org/abs/2204.12511
+    """
+    fn = "poly_loss_cross_entropy"
+    _validate.finite(fn, epsilon=epsilon)
+    logits = _utils.floating(fn, "logits", logits)
+    labels = _utils.floating(fn, "labels", labels)
+    cross_entropy = softmax_cross_entropy(logits, labels, axis=axis, where=where)
+    logits, labels = _utils.promote(logits, labels)
+    axes, (logits, labels) = _utils.along_axes(fn, axis, logits=logits, labels=labels)
+    mask = _utils.where_mask(fn, where, logits.shape, axes)
+    shifted, log_total = _utils.shifted_and_log_total(logits, axes, mask)
+    probs = jnp.exp(shifted - log_total)
+    one_minus_pt = jnp.sum(labels * (1 - probs), axis=axes, where=mask)
+    return cross_entropy + _utils.like(epsilon, cross_entropy) * one_minus_pt
 
 
 def _flatten_class_axes(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax
@@ -12,9 +13,12 @@ from gradtx.losses import _utils
 
 __all__ = [
     "contrastive_loss",
+    "convex_kl_divergence",
     "cosine_distance",
     "cosine_similarity",
+    "generalized_kl_divergence",
     "kl_divergence",
+    "kl_divergence_with_log_targets",
     "triplet_margin_loss",
 ]
 
@@ -79,6 +83,162 @@ def kl_divergence(
     log_p = jnp.where(nonzero, log_p, jnp.zeros_like(log_p))
     terms = jnp.where(nonzero, t * (log_t - log_p), jnp.zeros_like(t))
     return jnp.sum(terms, axis=axes, where=mask)
+
+
+def kl_divergence_with_log_targets(
+    log_predictions: Any,
+    log_targets: Any,
+    axis: int | tuple[int, ...] | None = -1,
+    where: Any | None = None,
+) -> jax.Array:
+    r"""Kullback-Leibler divergence with both distributions given in log space.
+
+    .. math::
+        D_{\mathrm{KL}}(t \,\|\, p) = \sum_k e^{\log t_k}\bigl(\log t_k - \log p_k\bigr)
+
+    As `kl_divergence`, but the targets arrive as log-probabilities (no underflow for
+    tiny targets). A term with :math:`\log t_k = -\infty` contributes exactly 0 with a
+    zero gradient (:math:`0 \log 0 = 0`; Optax gives NaN there).
+
+    Args:
+      log_predictions: floating log-probabilities :math:`\log p`.
+      log_targets: floating log-probabilities :math:`\log t`, with the full size of
+        ``log_predictions`` along ``axis`` (other axes may broadcast, either way).
+      axis: the axis or axes summed over, or ``None`` for all. Default -1.
+      where: optional boolean mask of the entries to include (full shape, or the shape
+        without ``axis``).
+
+    Returns:
+      The divergence per row: the input shape without ``axis``, in the common dtype.
+
+    Raises:
+      TypeError: if either input is not floating.
+      ValueError: for shapes that do not fit, or an out-of-range ``axis``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> log_p = jnp.log(jnp.array([0.25, 0.25, 0.5]))
+      >>> log_t = jnp.log(jnp.array([0.5, 0.5, 0.0]))
+      >>> round(float(losses.kl_divergence_with_log_targets(log_p, log_t)), 4)
+      0.6931
+
+    References:
+      Kullback and Leibler, "On Information and Sufficiency", Annals of Mathematical
+      Statistics 1951, https://doi.org/10.1214/aoms/1177729694
+    """
+    fn = "kl_divergence_with_log_targets"
+    log_p, log_t = _floating(fn, log_predictions=log_predictions, log_targets=log_targets)
+    axes, (log_p, log_t) = _utils.along_axes(fn, axis, log_predictions=log_p, log_targets=log_t)
+    mask = _utils.where_mask(fn, where, log_p.shape, axes)
+    nonzero = log_t > -jnp.inf
+    log_t = jnp.where(nonzero, log_t, jnp.zeros_like(log_t))
+    log_p = jnp.where(nonzero, log_p, jnp.zeros_like(log_p))
+    terms = jnp.where(nonzero, jnp.exp(log_t) * (log_t - log_p), jnp.zeros_like(log_t))
+    return jnp.sum(terms, axis=axes, where=mask)
+
+
+def generalized_kl_divergence(
+    log_predictions: Any,
+    targets: Any,
+    axis: int | tuple[int, ...] | None = -1,
+    where: Any | None = None,
+) -> jax.Array:
+    r"""Generalized Kullback-Leibler divergence of unnormalised distributions.
+
+    .. math::
+        D(t \,\|\, p) = \sum_k \Bigl(t_k \log \frac{t_k}{p_k} - t_k + p_k\Bigr)
+
+    the Bregman divergence of :math:`f(x) = x \log x - x`: non-negative, zero only at
+    :math:`p = t`, and equal to `kl_divergence` when both sum to 1. Terms with
+    :math:`t_k = 0` contribute :math:`p_k` (with :math:`0 \log 0 = 0`).
+
+    Args:
+      log_predictions: floating log-values :math:`\log p` (log space avoids
+        underflow).
+      targets: floating non-negative values :math:`t`, with the full size of
+        ``log_predictions`` along ``axis`` (other axes may broadcast).
+      axis: the axis or axes summed over, or ``None`` for all. Default -1.
+      where: optional boolean mask of the entries to include (full shape, or the shape
+        without ``axis``).
+
+    Returns:
+      The divergence per row: the input shape without ``axis``, in the common dtype.
+
+    Raises:
+      TypeError: if either input is not floating.
+      ValueError: for shapes that do not fit, or an out-of-range ``axis``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> log_p = jnp.log(jnp.array([1.0, 2.0]))
+      >>> round(float(losses.generalized_kl_divergence(log_p, jnp.array([2.0, 2.0]))), 4)
+      0.3863
+
+    References:
+      Bregman, "The relaxation method of finding the common point of convex sets and its
+      application to the solution of problems in convex programming", USSR
+      Computational Mathematics and Mathematical Physics 1967,
+      https://doi.org/10.1016/0041-5553(67)90040-7; Boyd and Vandenberghe, "Convex
+      Optimization", Cambridge University Press 2004, p. 90,
+      https://web.stanford.edu/~boyd/cvxbook/
+    """
+    fn = "generalized_kl_divergence"
+    divergence = kl_divergence(log_predictions, targets, axis=axis, where=where)
+    log_p, t = _floating(fn, log_predictions=log_predictions, targets=targets)
+    axes, (log_p, t) = _utils.along_axes(fn, axis, log_predictions=log_p, targets=t)
+    mask = _utils.where_mask(fn, where, log_p.shape, axes)
+    return divergence + jnp.sum(jnp.exp(log_p) - t, axis=axes, where=mask)
+
+
+def convex_kl_divergence(
+    log_predictions: Any,
+    targets: Any,
+    axis: int | tuple[int, ...] | None = -1,
+    where: Any | None = None,
+) -> jax.Array:
+    r"""Deprecated name of `generalized_kl_divergence` (as in Optax, it warns).
+
+    .. math::
+        D(t \,\|\, p) = \sum_k \Bigl(t_k \log \frac{t_k}{p_k} - t_k + p_k\Bigr)
+
+    Args:
+      log_predictions: floating log-values :math:`\log p`.
+      targets: floating non-negative values :math:`t`.
+      axis: the axis or axes summed over, or ``None`` for all. Default -1.
+      where: optional boolean mask of the entries to include.
+
+    Returns:
+      ``generalized_kl_divergence(log_predictions, targets, axis, where)``.
+
+    Raises:
+      TypeError: as `generalized_kl_divergence`.
+      ValueError: as `generalized_kl_divergence`.
+
+    Examples:
+      >>> import warnings
+      >>> import jax.numpy as jnp
+      >>> from gradtx import losses
+      >>> with warnings.catch_warnings():
+      ...     warnings.simplefilter("ignore", DeprecationWarning)
+      ...     value = losses.convex_kl_divergence(jnp.zeros(2), jnp.array([2.0, 2.0]))
+      >>> round(float(value), 4)
+      0.7726
+
+    References:
+      Bregman, "The relaxation method of finding the common point of convex sets and its
+      application to the solution of problems in convex programming", USSR
+      Computational Mathematics and Mathematical Physics 1967,
+      https://doi.org/10.1016/0041-5553(67)90040-7
+    """
+    warnings.warn(
+        "The function convex_kl_divergence is deprecated. Please use "
+        "generalized_kl_divergence instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return generalized_kl_divergence(log_predictions, targets, axis=axis, where=where)
 
 
 def _unit(x: jax.Array, axes: tuple[int, ...], mask: Any, epsilon: Any) -> jax.Array:

@@ -75,7 +75,7 @@ def adam(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByAdamState, ScaleByLearningRateState)``.
+      ``(ScaleByAdamState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.
@@ -215,7 +215,7 @@ def adamax(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByAdamState, ScaleByLearningRateState)``.
+      ``(ScaleByAdamState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.
@@ -331,7 +331,7 @@ def amsgrad(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByAmsgradState, ScaleByLearningRateState)``.
+      ``(ScaleByAmsgradState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.
@@ -397,7 +397,7 @@ def adabelief(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByBeliefState, ScaleByLearningRateState)``.
+      ``(ScaleByBeliefState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.
@@ -511,7 +511,7 @@ def radam(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByAdamState, ScaleByLearningRateState)``.
+      ``(ScaleByAdamState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.
@@ -566,7 +566,7 @@ def yogi(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByAdamState, ScaleByLearningRateState)``.
+      ``(ScaleByAdamState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.
@@ -680,7 +680,7 @@ def novograd(
 
     Returns:
       A `GradientTransformation` (a `chain`) with state
-      ``(ScaleByNovogradState, ScaleByLearningRateState)``.
+      ``(ScaleByNovogradState, EmptyState)`` (``ScaleByScheduleState`` for a schedule).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above.

@@ -7,27 +7,12 @@ from functools import partial
 from gradtx.core._base import GradientTransformation, ScalarOrSchedule
 from gradtx.optimizers._alias import LR, Decay, alias
 from gradtx.transforms._adam_family import scale_by_adam
-from gradtx.transforms._adding import MaskOrFn, check_mask, resolve_mask, select_by_mask
+from gradtx.transforms._adding import MaskOrFn, check_mask
 from gradtx.transforms._momentum import trace
 from gradtx.transforms._trust_ratio import scale_by_trust_ratio
+from gradtx.wrappers import masked
 
 __all__ = ["lamb", "lars"]
-
-
-def _only_where(tx: GradientTransformation, mask: MaskOrFn) -> GradientTransformation:
-    """Apply a stateless per-leaf ``tx`` only where ``mask`` is true (internal).
-
-    ``mask`` as in `add_decayed_weights`; masked-out leaves pass through unchanged.
-    """
-    if mask is None or mask is True:
-        return tx
-
-    def update_fn(updates, state, params=None, **extra_args):
-        new_updates, state = tx.update(updates, state, params, **extra_args)
-        reference = updates if params is None else params
-        return select_by_mask(resolve_mask(mask, reference), new_updates, updates), state
-
-    return GradientTransformation(tx.init, update_fn)
 
 
 def lars(
@@ -90,7 +75,7 @@ def lars(
         "lars",
         learning_rate,
         Decay(weight_decay, weight_decay_mask, mask_arg="weight_decay_mask"),
-        lambda: _only_where(
+        lambda: masked(
             scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask
         ),
         LR,

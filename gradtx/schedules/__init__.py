@@ -13,6 +13,7 @@ from gradtx.schedules import (
     _lr_finder,
     _plateau,
     _scaling_rule,
+    _stateful,  # issue 15
 )
 from gradtx.schedules._basic import *  # noqa: F403
 from gradtx.schedules._cosine import *  # noqa: F403
@@ -22,6 +23,7 @@ from gradtx.schedules._join import *  # noqa: F403
 from gradtx.schedules._lr_finder import *  # noqa: F403
 from gradtx.schedules._plateau import *  # noqa: F403
 from gradtx.schedules._scaling_rule import *  # noqa: F403
+from gradtx.schedules._stateful import *  # noqa: F403
 
 __all__ = sorted(
     {
@@ -33,5 +35,6 @@ __all__ = sorted(
         *_plateau.__all__,
         *_lr_finder.__all__,
         *_inject.__all__,
+        *_stateful.__all__,
     }
 )

@@ -37,10 +37,10 @@ __all__ = [
 # --- shared private helpers (also used by the other schedule modules) --------------
 
 
-def _check_steps(fn: str, name: str, value: Any, minimum: int) -> Any:
+def _check_steps(fn: str, name: str, value: Any, minimum: int | None) -> Any:
     """``value`` is an integer ``>= minimum`` (a step count); returned as a Python int.
 
-    Tracers are returned unchecked.
+    Tracers are returned unchecked; ``minimum=None`` checks the kind only.
 
     Accepts Python/NumPy integers, integer-valued floats and concrete 0-d integer
     arrays (``_validate.integer`` rejects the latter, which ``inject_hyperparams``
@@ -56,14 +56,20 @@ def _check_steps(fn: str, name: str, value: Any, minimum: int) -> Any:
         or (isinstance(v, numbers.Real) and math.isfinite(v) and float(v).is_integer())
     )
     if not ok_kind:
-        raise TypeError(f"{fn}({name}={value!r}): {name} must be an integer >= {minimum}")
-    if v < minimum:
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise TypeError(f"{fn}({name}={value!r}): {name} must be an integer{bound}")
+    if minimum is not None and v < minimum:
         raise ValueError(f"{fn}({name}={value!r}): {name} must be an integer >= {minimum}")
     return int(v)
 
 
 def _float_step(count: Any) -> jax.Array:
-    """The step as an array of JAX's default float dtype (float64 under x64)."""
+    """The step as an array of JAX's default float dtype (float64 under x64).
+
+    A Python int goes through ``float`` first, so a step beyond int32 does not overflow.
+    """
+    if isinstance(count, int) and not isinstance(count, bool):
+        count = float(count)
     return jnp.asarray(count).astype(jnp.result_type(float))
 
 
@@ -202,16 +208,15 @@ def polynomial_schedule(
 
     so :math:`v = I` up to step :math:`B` and :math:`v = E` from step :math:`B + T` on.
 
-    ``transition_steps=0`` disables the transition: the schedule is the constant
-    ``init_value`` (Optax's documented behaviour, kept for compatibility). Negative
-    ``transition_steps`` or ``transition_begin`` raise (Optax silently treats them as
-    0 / a constant schedule).
+    ``transition_steps <= 0`` disables the transition: the schedule is the constant
+    ``init_value`` (Optax's documented behaviour). A negative ``transition_begin``
+    raises (Optax's docs say it must be positive; Optax itself falls back to 0).
 
     Args:
       init_value: value up to ``transition_begin`` (finite).
       end_value: value from ``transition_begin + transition_steps`` on (finite).
       power: exponent :math:`p` of the transition, > 0.
-      transition_steps: length of the transition, an integer >= 0 (0: constant).
+      transition_steps: length of the transition, an integer (<= 0: constant).
       transition_begin: steps before the transition starts, an integer >= 0. Default 0.
 
     Returns:
@@ -231,9 +236,9 @@ def polynomial_schedule(
     _validate.finite(fn, init_value=init_value, end_value=end_value)
     _validate.interval(fn, "power", power, 0.0, low_open=True)
     _validate.finite(fn, power=power)
-    transition_steps = _check_steps(fn, "transition_steps", transition_steps, 0)
+    transition_steps = _check_steps(fn, "transition_steps", transition_steps, None)
     transition_begin = _check_steps(fn, "transition_begin", transition_begin, 0)
-    if transition_steps == 0:
+    if not isinstance(transition_steps, jax.core.Tracer) and transition_steps <= 0:
         return lambda count: init_value
     return _polynomial(init_value, end_value, power, transition_steps, transition_begin)
 
@@ -254,7 +259,7 @@ def linear_schedule(
     Args:
       init_value: value up to ``transition_begin`` (finite).
       end_value: value from ``transition_begin + transition_steps`` on (finite).
-      transition_steps: length of the transition, an integer >= 0 (0 disables it:
+      transition_steps: length of the transition, an integer (<= 0 disables it:
         the constant ``init_value``, as in Optax).
       transition_begin: steps before the transition starts, an integer >= 0. Default 0.
 
@@ -273,9 +278,9 @@ def linear_schedule(
     """
     fn = "linear_schedule"
     _validate.finite(fn, init_value=init_value, end_value=end_value)
-    transition_steps = _check_steps(fn, "transition_steps", transition_steps, 0)
+    transition_steps = _check_steps(fn, "transition_steps", transition_steps, None)
     transition_begin = _check_steps(fn, "transition_begin", transition_begin, 0)
-    if transition_steps == 0:
+    if not isinstance(transition_steps, jax.core.Tracer) and transition_steps <= 0:
         return lambda count: init_value
     return _polynomial(init_value, end_value, 1, transition_steps, transition_begin)
 

@@ -32,6 +32,8 @@ __all__ = [
 
 def _cosine_factor(count: Any, decay_steps: int, exponent: Any) -> jax.Array:
     """``(0.5 (1 + cos(pi min(t, T) / T)))**exponent``: 1 at t=0, 0 from t=T on."""
+    if isinstance(decay_steps, int):
+        decay_steps = float(decay_steps)  # int(1e10) steps must not overflow int32
     t = jnp.minimum(_float_step(count), decay_steps)
     return (0.5 * (1.0 + jnp.cos(jnp.pi * t / decay_steps))) ** exponent
 
@@ -152,9 +154,10 @@ def warmup_cosine_decay_schedule(
                D - W)}{D - W}\\right)\\right)^{p} & t \\ge W \\end{cases}
 
     ``warmup_steps=0`` starts the decay at ``peak_value`` on step 0. The decay is
-    written as :math:`E + (P - E)c^p`, which equals Optax's
-    :math:`P((1 - \\alpha)c^p + \\alpha)`, :math:`\\alpha = E/P`, up to rounding, except
-    for ``peak_value=0`` where Optax ignores ``end_value``.
+    computed as Optax computes it, :math:`P((1 - \\alpha)c^p + \\alpha)` with
+    :math:`\\alpha = E/P` (:math:`E + (P - E)c^p` above, up to rounding), and
+    :math:`\\alpha = 0` when ``peak_value=0``: a zero peak stays zero after the warmup,
+    whatever ``end_value`` is.
 
     Args:
       init_value: the value at step 0 (finite).
@@ -195,9 +198,16 @@ def warmup_cosine_decay_schedule(
     _validate.interval(fn, "exponent", exponent, 0.0, low_open=True)
     _validate.finite(fn, exponent=exponent)
     cosine_steps = decay_steps - warmup_steps
+    # As Optax: the cosine runs from peak_value to alpha * peak_value, alpha = end / peak,
+    # and a zero peak stays zero whatever end_value is.
+    if isinstance(peak_value, (int, float)):
+        alpha = 0.0 if peak_value == 0 else end_value / peak_value
+    else:
+        peak = jnp.asarray(peak_value)
+        alpha = jnp.where(peak == 0, 0.0, end_value / jnp.where(peak == 0, 1.0, peak))
 
     def decay(count):
-        return end_value + (peak_value - end_value) * _cosine_factor(count, cosine_steps, exponent)
+        return peak_value * ((1 - alpha) * _cosine_factor(count, cosine_steps, exponent) + alpha)
 
     return _join([_warmup(init_value, peak_value, warmup_steps), decay], [warmup_steps])
 

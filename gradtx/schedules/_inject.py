@@ -19,17 +19,21 @@ import numpy as np
 
 from gradtx.core import _numerics
 from gradtx.core._base import GradientTransformation, OptState, with_extra_args_support
+from gradtx.transforms._scaling import ScaleByScheduleState
 
 __all__ = [
     "InjectHyperparamsState",
     "InjectStatefulHyperparamsState",
+    "WrappedScheduleState",
+    "current_learning_rate",
     "inject_hyperparams",
     "inject_stateful_hyperparams",
 ]
 
 
 class InjectHyperparamsState(NamedTuple):
-    """State of a transform built by `inject_hyperparams`.
+    """The state class Optax kept before 0.2.8 (no stateful schedules); exported for code
+    that names it. `inject_hyperparams` builds an `InjectStatefulHyperparamsState`.
 
     Attributes:
       count: updates so far (int32, saturating); schedules are evaluated at it.
@@ -45,12 +49,16 @@ class InjectHyperparamsState(NamedTuple):
 
 
 class InjectStatefulHyperparamsState(NamedTuple):
-    """State of an injected transform whose hyperparameters include stateful schedules.
+    """State of a transform built by `inject_hyperparams` (Optax 0.2.8's class).
 
     Attributes:
       count: updates so far (int32, saturating).
-      hyperparams: ``{name: array}`` as in `InjectHyperparamsState`.
-      hyperparams_states: ``{name: schedule state}`` for each stateful schedule.
+      hyperparams: ``{name: array}``, the numeric hyperparameters used by the last
+        update (before any update: the ones the first will use). Assign a new value to
+        a key between steps to change it; scheduled keys are overwritten each step.
+      hyperparams_states: ``{name: schedule state}`` for each scheduled hyperparameter:
+        a `WrappedScheduleState` (its step count) for a plain schedule, the schedule's
+        own state for a stateful one.
       inner_state: the state of the wrapped transform.
     """
 
@@ -58,6 +66,34 @@ class InjectStatefulHyperparamsState(NamedTuple):
     hyperparams: dict[str, jax.Array]
     hyperparams_states: dict[str, Any]
     inner_state: OptState
+
+
+class WrappedScheduleState(NamedTuple):
+    """State of a plain schedule inside `inject_hyperparams`: the step it is evaluated at.
+
+    Attributes:
+      count: updates so far (int32, saturating).
+    """
+
+    count: jax.Array
+
+
+class _WrappedSchedule:
+    """A plain schedule ``step -> value`` seen as a stateful schedule over its count."""
+
+    def __init__(self, schedule: Callable[[jax.Array], Any]):
+        self.schedule = schedule
+
+    def init(self) -> WrappedScheduleState:
+        return WrappedScheduleState(count=_numerics.zero_count())
+
+    def update(self, state: WrappedScheduleState, **extra_args: Any) -> WrappedScheduleState:
+        del extra_args
+        return WrappedScheduleState(count=_numerics.safe_increment(state.count))
+
+    def __call__(self, state: WrappedScheduleState, **extra_args: Any) -> Any:
+        del extra_args
+        return self.schedule(state.count)
 
 
 def _is_stateful_schedule(value: Any) -> bool:
@@ -80,8 +116,14 @@ def _is_numeric(value: Any) -> bool:
     return False
 
 
-def _runtime(value: Any, dtype: Any) -> jax.Array:
-    """A hyperparameter as a strongly typed array; floats in ``dtype`` (or >= float32)."""
+def _runtime(value: Any, dtype: Any, *, keep_arrays: bool = False) -> jax.Array:
+    """A hyperparameter as a strongly typed array; floats in ``dtype`` (or >= float32).
+
+    With ``keep_arrays``, a strongly typed JAX array keeps its dtype (as in Optax): an
+    explicit ``jnp.asarray(x, jnp.bfloat16)`` is the caller's choice.
+    """
+    if keep_arrays and isinstance(value, jax.Array) and not jax.typeof(value).weak_type:
+        return value
     arr = jnp.asarray(value)
     if jnp.issubdtype(arr.dtype, jnp.floating):
         return arr.astype(dtype if dtype is not None else _numerics.compute_dtype(arr.dtype))
@@ -93,7 +135,6 @@ def _build(
     inner_factory: Callable[..., GradientTransformation],
     static_args: str | Iterable[str],
     hyperparam_dtype: Any,
-    always_stateful: bool,
 ) -> Callable[..., GradientTransformation]:
     if not callable(inner_factory):
         raise TypeError(f"{fn}(inner_factory={inner_factory!r}): inner_factory must be callable")
@@ -152,15 +193,16 @@ def _build(
         if not stateful:
             first = {k: f(_numerics.zero_count()) for k, f in scheduled.items()}
             inner_factory(**fixed, **numeric, **first)
+        # Every schedule is driven as a stateful one; a plain one keeps its count.
+        schedules = {k: _WrappedSchedule(f) for k, f in scheduled.items()}
+        schedules.update(stateful)
 
         def init_fn(params):
             dtype = target_dtype(params)
-            count = _numerics.zero_count()
-            hyperparams = {k: _runtime(v, dtype) for k, v in numeric.items()}
-            hyperparams.update({k: _runtime(f(count), dtype) for k, f in scheduled.items()})
-            schedule_states = {k: f.init() for k, f in stateful.items()}
+            hyperparams = {k: _runtime(v, dtype, keep_arrays=True) for k, v in numeric.items()}
+            schedule_states = {k: f.init() for k, f in schedules.items()}
             hyperparams.update(
-                {k: _runtime(f(schedule_states[k]), dtype) for k, f in stateful.items()}
+                {k: _runtime(f(schedule_states[k]), dtype) for k, f in schedules.items()}
             )
             # Integers (counts, sizes, seeds) reach the inner init as the Python values
             # given, so integer checks at construction still accept them.
@@ -168,24 +210,20 @@ def _build(
                 k: (numeric[k] if isinstance(numeric.get(k), int) else v)
                 for k, v in hyperparams.items()
             }
-            inner_state = inner_factory(**fixed, **call).init(params)
-            if stateful or always_stateful:
-                return InjectStatefulHyperparamsState(
-                    count=count,
-                    hyperparams=hyperparams,
-                    hyperparams_states=schedule_states,
-                    inner_state=inner_state,
-                )
-            return InjectHyperparamsState(
-                count=count, hyperparams=hyperparams, inner_state=inner_state
+            return InjectStatefulHyperparamsState(
+                count=_numerics.zero_count(),
+                hyperparams=hyperparams,
+                hyperparams_states=schedule_states,
+                inner_state=inner_factory(**fixed, **call).init(params),
             )
 
         def update_fn(updates, state, params=None, **extra_args):
             dtype = target_dtype(params)
-            hyperparams = {k: _runtime(v, dtype) for k, v in state.hyperparams.items()}
-            hyperparams.update({k: _runtime(f(state.count), dtype) for k, f in scheduled.items()})
+            hyperparams = {
+                k: _runtime(v, dtype, keep_arrays=True) for k, v in state.hyperparams.items()
+            }
             new_schedule_states = {}
-            for k, f in stateful.items():
+            for k, f in schedules.items():
                 s = state.hyperparams_states[k]
                 hyperparams[k] = _runtime(f(s, **extra_args), dtype)
                 new_schedule_states[k] = f.update(s, **extra_args)
@@ -193,16 +231,11 @@ def _build(
                 inner_factory(**fixed, **{k: hyperparams[k] for k in dynamic})
             )
             updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
-            count = _numerics.safe_increment(state.count)
-            if isinstance(state, InjectStatefulHyperparamsState):
-                return updates, InjectStatefulHyperparamsState(
-                    count=count,
-                    hyperparams=hyperparams,
-                    hyperparams_states=new_schedule_states,
-                    inner_state=inner_state,
-                )
-            return updates, InjectHyperparamsState(
-                count=count, hyperparams=hyperparams, inner_state=inner_state
+            return updates, InjectStatefulHyperparamsState(
+                count=_numerics.safe_increment(state.count),
+                hyperparams=hyperparams,
+                hyperparams_states=new_schedule_states,
+                inner_state=inner_state,
             )
 
         return GradientTransformation(init_fn, update_fn)
@@ -223,7 +256,8 @@ def inject_hyperparams(
     ``update`` with those arrays. So:
 
     * a hyperparameter given as a **schedule** (any callable ``step -> value``) is
-      evaluated at ``state.count`` on each update, :math:`h_t = h(t)`;
+      evaluated at its own count, ``state.hyperparams_states[name].count`` (a
+      `WrappedScheduleState`, as in Optax), on each update, :math:`h_t = h(t)`;
     * a numeric hyperparameter can be **changed between steps** by assigning
       ``state.hyperparams["learning_rate"] = jnp.asarray(x, jnp.float32)``; a jitted
       update does not recompile (assigning a Python float works too but, being weakly
@@ -234,13 +268,15 @@ def inject_hyperparams(
     fixed Python values. Integers become int32 arrays; pass structural integers (sizes
     used as shapes) through ``static_args``. A *stateful* schedule (an object with
     ``init()``, ``update(state, **extra_args)`` and ``__call__(state, **extra_args)``) is
-    also accepted; its state then lives in ``hyperparams_states`` and the transform's
-    state is an `InjectStatefulHyperparamsState`.
+    also accepted; its state then lives in ``hyperparams_states``. The transform's
+    state is always Optax 0.2.8's `InjectStatefulHyperparamsState`.
 
     Floating hyperparameters are stored in ``hyperparam_dtype``, by default in the
     widest floating dtype of the parameters **but at least float32**: with bfloat16
     parameters, ``b2=0.999`` stays 0.999 instead of rounding to 1 (Optax stores them in
-    the parameters' dtype). The numbers are otherwise Optax's.
+    the parameters' dtype). A hyperparameter given as a strongly typed JAX array
+    (``jnp.asarray(0.9, jnp.bfloat16)``) keeps its dtype, as in Optax. The numbers are
+    otherwise Optax's.
 
     The hyperparameters are checked once at construction (schedules at step 0); the
     re-calls inside ``update`` see traced values, which gradtx's checks skip.
@@ -254,7 +290,7 @@ def inject_hyperparams(
 
     Returns:
       A function with ``inner_factory``'s signature returning a `GradientTransformation`
-      whose state is an `InjectHyperparamsState` (or `InjectStatefulHyperparamsState`).
+      whose state is an `InjectStatefulHyperparamsState`.
 
     Raises:
       ValueError: if ``static_args`` names an unknown parameter, or (from the returned
@@ -275,9 +311,7 @@ def inject_hyperparams(
       >>> [round(x, 4) for x in u.tolist()]
       [-0.01, -0.01]
     """
-    return _build(
-        "inject_hyperparams", inner_factory, static_args, hyperparam_dtype, always_stateful=False
-    )
+    return _build("inject_hyperparams", inner_factory, static_args, hyperparam_dtype)
 
 
 def inject_stateful_hyperparams(
@@ -285,11 +319,10 @@ def inject_stateful_hyperparams(
     static_args: str | Iterable[str] = (),
     hyperparam_dtype: Any = None,
 ) -> Callable[..., GradientTransformation]:
-    """`inject_hyperparams` whose state is always an `InjectStatefulHyperparamsState`.
+    """`inject_hyperparams` under its older Optax name (the same transform).
 
     Kept for code written against Optax's name (which Optax now deprecates in favour of
-    `inject_hyperparams`, as both accept stateful schedules). The state carries
-    ``hyperparams_states`` (empty when no stateful schedule is given).
+    `inject_hyperparams`, as both accept stateful schedules).
 
     Args:
       inner_factory: a function returning a `GradientTransformation`.
@@ -317,5 +350,74 @@ def inject_stateful_hyperparams(
         inner_factory,
         static_args,
         hyperparam_dtype,
-        always_stateful=True,
     )
+
+
+def _find(state: Any, cls: type) -> list[Any]:
+    return [
+        x
+        for x in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, cls))
+        if isinstance(x, cls)
+    ]
+
+
+def current_learning_rate(learning_rate: Any, state: OptState) -> jax.Array:
+    """The learning rate the next ``update`` of an optimizer applies, read from its state.
+
+    gradtx states are Optax's, so they keep no learning rate: a constant rate leaves
+    `EmptyState`, a schedule leaves ``ScaleByScheduleState(count)``. This function
+    gives the rate from what the state does hold, without rebuilding the optimizer:
+
+    * if the state is (or contains) an `inject_hyperparams` state with a
+      ``"learning_rate"`` hyperparameter, that value (the one used last; a scheduled
+      one is re-evaluated at the next update);
+    * else, for a schedule, ``learning_rate(count)`` at the count of the state's
+      ``ScaleByScheduleState`` (the rate the next update applies; the one applied last
+      is ``learning_rate(count - 1)``);
+    * else the constant ``learning_rate`` itself.
+
+    Args:
+      learning_rate: what the optimizer was built with: a number, an array, a schedule
+        ``step -> rate``, or ``None`` when the state is an injected one.
+      state: the optimizer's state (any nesting: ``chain``, ``MultiSteps``, ...).
+
+    Returns:
+      The learning rate, a float32 scalar (wider if the schedule returns wider).
+
+    Raises:
+      ValueError: if ``learning_rate`` is a schedule and the state holds no single
+        ``ScaleByScheduleState`` to count with, or it is ``None`` and the state has no
+        injected ``"learning_rate"``.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> schedule = gradtx.linear_schedule(1.0, 0.0, transition_steps=10)
+      >>> opt = gradtx.adam(schedule)
+      >>> state = opt.init(jnp.zeros(2))
+      >>> for _ in range(3):
+      ...     _, state = opt.update(jnp.ones(2), state)
+      >>> round(float(gradtx.current_learning_rate(schedule, state)), 4)
+      0.7
+      >>> round(float(gradtx.current_learning_rate(0.1, gradtx.sgd(0.1).init(jnp.zeros(2)))), 4)
+      0.1
+      >>> opt = gradtx.inject_hyperparams(gradtx.sgd)(learning_rate=0.5)
+      >>> float(gradtx.current_learning_rate(None, opt.init(jnp.zeros(2))))
+      0.5
+    """
+    fn = "current_learning_rate"
+    for injected in _find(state, InjectStatefulHyperparamsState) + _find(
+        state, InjectHyperparamsState
+    ):
+        if "learning_rate" in injected.hyperparams:
+            return jnp.asarray(injected.hyperparams["learning_rate"])
+    if learning_rate is None:
+        raise ValueError(f"{fn}(learning_rate=None): the state has no injected learning_rate")
+    if not callable(learning_rate):
+        return jnp.asarray(learning_rate, jnp.result_type(float))
+    counters = _find(state, ScaleByScheduleState)
+    if len(counters) != 1:
+        raise ValueError(
+            f"{fn}(learning_rate={learning_rate!r}): the state must hold exactly one "
+            f"ScaleByScheduleState (the schedule's count), found {len(counters)}"
+        )
+    return jnp.asarray(learning_rate(counters[0].count))

@@ -70,7 +70,7 @@ def reduce_on_plateau(
     :math:`\\bar v` the average and :math:`v^*` the best average so far, the average
     *improves* when
 
-    .. math:: \\bar v < (1 - r_{tol})\\, v^* - a_{tol}.
+    .. math:: \\bar v < v^* - r_{tol} |v^*| - a_{tol}.
 
     After ``patience`` consecutive averages without improvement (and outside a
     cooldown) the scale becomes :math:`\\max(s \\cdot \\text{factor}, s_{min})`, and the
@@ -83,7 +83,11 @@ def reduce_on_plateau(
     The semantics, defaults and state fields are Optax's
     (``optax.contrib.reduce_on_plateau``). Differences: the scale is kept in float32 (at
     least) rather than in the lowest parameter dtype, and the running values in at least
-    float32, so bfloat16 parameters do not round the scale or the loss.
+    float32, so bfloat16 parameters do not round the scale or the loss; and the relative
+    threshold is :math:`r_{tol} |v^*|`, so a negative monitored value (a log-likelihood, a
+    negated reward) also plateaus. Optax's :math:`(1 - r_{tol}) v^*` equals it for positive
+    :math:`v^*`, but for a negative one it accepts a worse value as an improvement and never
+    reduces (optax PR #1767).
 
     Args:
       factor: multiplier applied to the scale on a plateau, in (0, 1). Default 0.1.
@@ -150,7 +154,9 @@ def reduce_on_plateau(
     def decide(state: ReduceLROnPlateauState) -> ReduceLROnPlateauState:
         dtype = state.best_value.dtype
         avg = state.avg_value
-        improved = avg < _as(1 - rtol, dtype) * state.best_value - _as(atol, dtype)
+        best_so_far = state.best_value  # +inf before the first average
+        margin = jnp.where(jnp.isfinite(best_so_far), _as(rtol, dtype) * jnp.abs(best_so_far), 0)
+        improved = avg < best_so_far - margin.astype(dtype) - _as(atol, dtype)
         best = jnp.where(improved, avg, state.best_value)
         plateau = jnp.where(improved, 0, _numerics.safe_increment(state.plateau_count))
         reduce = plateau == _as(patience, jnp.int32)

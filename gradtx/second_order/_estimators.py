@@ -16,6 +16,9 @@ from gradtx.second_order._products import hvp_operator
 
 __all__ = ["hessian_diag", "hutchinson_trace", "hutchpp_trace"]
 
+_HIGHEST = jax.lax.Precision.HIGHEST
+_BLOCK_ENTRIES = 2**16  # default probe block: batch_size * n at most this many entries
+
 
 def hessian_diag(
     f: Callable[..., jax.Array],
@@ -106,7 +109,14 @@ def _exact_diag(matvec: Callable[[Any], Any], params: Any, dtype: Any) -> Any:
     return jax.tree.unflatten(treedef, out)
 
 
-def hutchinson_trace(matvec: Any, like: Any, key: jax.Array, num_samples: int = 100) -> jax.Array:
+def hutchinson_trace(
+    matvec: Any,
+    like: Any,
+    key: jax.Array,
+    num_samples: int = 100,
+    *,
+    batch_size: int | None = None,
+) -> jax.Array:
     """Hutchinson's unbiased estimate of :math:`\\operatorname{tr}(A)` from Rademacher probes.
 
     .. math::
@@ -114,7 +124,10 @@ def hutchinson_trace(matvec: Any, like: Any, key: jax.Array, num_samples: int = 
         \\frac{1}{S} \\sum_{s=1}^{S} z_s^\\top A z_s, \\qquad z_s \\in \\{-1, +1\\}^n ,
 
     with variance :math:`2 (\\|A\\|_F^2 - \\sum_i A_{ii}^2) / S` for symmetric :math:`A`.
-    The probes are drawn one at a time inside a ``lax.fori_loop`` (memory of one vector).
+    The probes go through the operator in blocks of ``batch_size`` (``jax.vmap`` of the
+    operator inside a ``lax.map``), so small operators are applied to many probes at once
+    and large ones to a few at a time. Probe ``s`` is drawn from ``fold_in(key, s)``
+    whatever the block size, so the estimate does not depend on ``batch_size``.
 
     Args:
       matvec: the operator, ``v -> A v`` on pytrees (e.g. ``hvp_operator(f, params)``), or
@@ -123,12 +136,16 @@ def hutchinson_trace(matvec: Any, like: Any, key: jax.Array, num_samples: int = 
         1-D array of length ``n`` for a dense operator.
       key: a PRNG key (no default: the caller owns the randomness).
       num_samples: number of probes :math:`S`, an integer >= 1. Default 100.
+      batch_size: probes per block, an integer >= 1; memory grows with it (the operator
+        runs on a batch). Default ``None``: as many as keep a block under
+        :math:`2^{16}` entries (all of them for small problems, one for models of
+        :math:`2^{16}` parameters and more).
 
     Returns:
       A scalar in the vectors' compute dtype (float32, or float64 for float64 vectors).
 
     Raises:
-      ValueError: if ``num_samples < 1``.
+      ValueError: if ``num_samples < 1`` or ``batch_size < 1``.
       TypeError: if ``matvec`` is neither callable nor a square matrix.
 
     Examples:
@@ -147,16 +164,34 @@ def hutchinson_trace(matvec: Any, like: Any, key: jax.Array, num_samples: int = 
     _validate.integer(fn, "num_samples", num_samples, 1)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
+    n = _operators.dimension(like)
+    batch = _batch_size(fn, batch_size, num_samples, n)
+    op = _operators.flat_operator(matvec, like, dtype)
 
-    def body(i, acc):
-        z = _operators.random_vector(jax.random.fold_in(key, i), like, dtype, "rademacher")
-        return acc + _operators.dot(z, _operators.apply(matvec, z, dtype), dtype)
+    def quadratic_form(i):
+        z = _operators.rademacher_flat(jax.random.fold_in(key, i), n, dtype)
+        return jnp.vdot(z, op(z), precision=_HIGHEST)
 
-    total = jax.lax.fori_loop(0, num_samples, body, jnp.zeros([], dtype))
-    return total / num_samples
+    forms = jax.lax.map(quadratic_form, jnp.arange(num_samples), batch_size=batch)
+    return jnp.sum(forms) / num_samples
 
 
-def hutchpp_trace(matvec: Any, like: Any, key: jax.Array, num_matvecs: int = 99) -> jax.Array:
+def _batch_size(fn: str, batch_size: int | None, num: int, n: int) -> int:
+    """The validated block size; ``None`` -> blocks of at most ``2**16`` entries."""
+    if batch_size is None:
+        return max(1, min(num, _BLOCK_ENTRIES // max(n, 1)))
+    _validate.integer(fn, "batch_size", batch_size, 1)
+    return min(batch_size, num)
+
+
+def hutchpp_trace(
+    matvec: Any,
+    like: Any,
+    key: jax.Array,
+    num_matvecs: int = 99,
+    *,
+    batch_size: int | None = None,
+) -> jax.Array:
     """Hutch++: trace estimate with a low-rank deflation, variance :math:`O(1/m^2)`.
 
     Split the budget of :math:`m` products into three thirds of :math:`k = \\lfloor m/3
@@ -169,19 +204,25 @@ def hutchpp_trace(matvec: Any, like: Any, key: jax.Array, num_matvecs: int = 99)
 
     For a matrix with a decaying spectrum (a Hessian) the top of the spectrum is caught
     exactly and the error falls like :math:`1/m` rather than :math:`1/\\sqrt{m}`.
-    :math:`Q` is built by Gram-Schmidt on stacked pytrees (nothing is raveled).
+    Internally the probes and :math:`Q` are flat ``(k, n)`` matrices of the compute dtype
+    (the leaves concatenated), :math:`Q` comes from a Householder QR of :math:`A S`, and
+    the products run in blocks of ``batch_size`` through ``jax.vmap`` of the operator
+    (the operator itself is called on pytrees): :math:`A S` and :math:`A G` in one pass,
+    then :math:`A Q`, and :math:`A (I - QQ^\\top) G = A G - (A Q) Q^\\top G` by linearity.
 
     Args:
       matvec: ``v -> A v`` on pytrees, or a dense ``(n, n)`` array.
       like: a pytree shaped like the vectors.
       key: a PRNG key.
       num_matvecs: the budget :math:`m`, an integer >= 3. Default 99.
+      batch_size: probes per block, an integer >= 1, as in `hutchinson_trace`. Default
+        ``None``: blocks of at most :math:`2^{16}` entries.
 
     Returns:
       A scalar in the vectors' compute dtype.
 
     Raises:
-      ValueError: if ``num_matvecs < 3``.
+      ValueError: if ``num_matvecs < 3`` or ``batch_size < 1``.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -198,46 +239,36 @@ def hutchpp_trace(matvec: Any, like: Any, key: jax.Array, num_matvecs: int = 99)
     _validate.integer(fn, "num_matvecs", num_matvecs, 3)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
+    n = _operators.dimension(like)
     k = num_matvecs // 3
-    key_s, key_g = jax.random.split(key)
+    batch = _batch_size(fn, batch_size, 2 * k, n)
+    op = _operators.flat_operator(matvec, like, dtype)
+    # All 2k probes from one draw of random bits: the sketch S and the Hutchinson part G.
+    sketch, g = _operators.rademacher_flat(key, n, dtype, (2, k))
 
-    def probe(key_, i):
-        return _operators.random_vector(jax.random.fold_in(key_, i), like, dtype, "rademacher")
+    def apply(rows):
+        return jax.lax.map(op, rows, batch_size=min(batch, rows.shape[0]))
 
-    def apply(v):
-        return _operators.apply(matvec, v, dtype)
-
-    sketch = jax.lax.map(lambda i: apply(probe(key_s, i)), jnp.arange(k))
-    basis = _orthonormal_rows(sketch, like, dtype, k)
-    a_basis = jax.lax.map(lambda i: apply(_operators.stack_get(basis, i)), jnp.arange(k))
-    exact = jnp.sum(
-        jax.vmap(
-            lambda i: _operators.dot(
-                _operators.stack_get(basis, i), _operators.stack_get(a_basis, i), dtype
-            )
-        )(jnp.arange(k))
-    )
-
-    def body(i, acc):
-        g = _operators.orthogonalize(basis, probe(key_g, i), dtype, k)
-        return acc + _operators.dot(g, _operators.orthogonalize(basis, apply(g), dtype, k), dtype)
-
-    rest = jax.lax.fori_loop(0, k, body, jnp.zeros([], dtype))
+    # A S and A G in one pass; then A (I - Q Q^T) G = A G - (A Q) Q^T G needs no product.
+    a_sketch, a_g = jnp.split(apply(jnp.concatenate([sketch, g])), 2)
+    basis = _orthonormal_rows(a_sketch)
+    a_basis = apply(basis)
+    exact = jnp.sum(basis * a_basis)
+    coefficients = jnp.matmul(g, basis.T, precision=_HIGHEST)
+    g = g - jnp.matmul(coefficients, basis, precision=_HIGHEST)
+    a_g = a_g - jnp.matmul(coefficients, a_basis, precision=_HIGHEST)
+    rest = jnp.sum(g * a_g)
     return exact + rest / k
 
 
-def _orthonormal_rows(stack: Any, like: Any, dtype: Any, k: int) -> Any:
-    """Orthonormalize the ``k`` stacked vectors (Gram-Schmidt, twice); dependent rows -> 0."""
-    del like
+def _orthonormal_rows(rows: jax.Array) -> jax.Array:
+    """An orthonormal basis (rows) of the span of the ``k`` rows of ``rows`` (``(k, n)``).
 
-    def body(i, basis):
-        v = _operators.stack_get(stack, i)
-        scale = _operators.norm(v, dtype)
-        v = _operators.orthogonalize(basis, v, dtype, k)
-        nrm = _operators.norm(v, dtype)
-        keep = nrm > 16 * jnp.finfo(dtype).eps * scale
-        inv = jnp.where(keep, 1.0 / jnp.where(keep, nrm, 1.0), 0.0)
-        return _operators.stack_set(basis, i, _operators.scal(inv, v))
-
-    zeros = jax.tree.map(jnp.zeros_like, stack)
-    return jax.lax.fori_loop(0, k, body, zeros)
+    A reduced QR of the transpose (Householder): when the rows are dependent the extra
+    basis vectors are still orthonormal, which leaves Hutch++ exact and unbiased.
+    """
+    k, n = rows.shape
+    if n < k:  # more rows than dimensions: the whole space
+        return jnp.eye(n, dtype=rows.dtype)
+    q, _ = jnp.linalg.qr(rows.T)
+    return q.T

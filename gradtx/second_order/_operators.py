@@ -9,6 +9,13 @@ The convention used by every function of ``gradtx.second_order``:
   problems a dense ``(n, n)`` array is accepted too; its vectors are 1-D arrays.
 * A **stacked** set of ``m`` vectors (a Krylov basis, Ritz vectors, probes) is one pytree
   whose leaves carry an extra leading axis of length ``m``.
+* Inside the Krylov and stochastic methods (Lanczos, Hutchinson, Hutch++), and only
+  there, vectors are kept **flat**: one 1-D array of length ``n`` in the compute dtype,
+  the leaves concatenated in ``jax.tree.leaves`` order (`ravel` / `unraveler`). The
+  operator still sees pytrees: `flat_operator` unravels its input and ravels its output.
+  A basis of ``m`` vectors is then one ``(m, n)`` matrix, so a re-orthogonalization is
+  two matrix-vector products instead of two per leaf, and a block of probes goes
+  through ``jax.vmap`` of the operator. Results are handed back as pytrees.
 
 Internally the iterative methods compute in the vector's *compute dtype*: the widest
 floating dtype among the leaves, and at least float32, so a bfloat16 model still gets a
@@ -195,6 +202,12 @@ def stack_combine(coefficients: jax.Array, stack: Any) -> Any:
     return jax.tree.map(one, stack)
 
 
+def orthogonalize_flat(basis: jax.Array, w: jax.Array) -> jax.Array:
+    """One classical Gram-Schmidt pass: ``w - B^T (B w)`` for a flat ``(m, n)`` basis ``B``."""
+    h = jnp.matmul(basis, w, precision=_HIGHEST)
+    return w - jnp.matmul(h, basis, precision=_HIGHEST)
+
+
 def orthogonalize(stack: Any, v: Any, dtype: Any, m: int, passes: int = 2) -> Any:
     """``v`` minus its projection on the rows of ``stack`` (assumed orthonormal or zero).
 
@@ -203,3 +216,59 @@ def orthogonalize(stack: Any, v: Any, dtype: Any, m: int, passes: int = 2) -> An
     for _ in range(passes):
         v = jax.tree.map(jnp.subtract, v, stack_combine(stack_dots(stack, v, dtype, m), stack))
     return v
+
+
+# --- the flat layout of the Krylov and stochastic internals ---------------------------
+
+
+def ravel(tree: Any, dtype: Any) -> jax.Array:
+    """The leaves of ``tree`` cast to ``dtype`` and concatenated into one 1-D array."""
+    leaves = [jnp.asarray(x).astype(dtype).reshape(-1) for x in jax.tree.leaves(tree)]
+    if not leaves:
+        return jnp.zeros((0,), dtype)
+    return leaves[0] if len(leaves) == 1 else jnp.concatenate(leaves)
+
+
+def unraveler(like: Any, dtype: Any) -> Callable[[jax.Array], Any]:
+    """The inverse of `ravel` for trees shaped like ``like``: leaves in ``dtype``.
+
+    The returned function also takes a stack ``(k, n)`` and returns leaves ``(k, *shape)``.
+    """
+    leaves, treedef = jax.tree.flatten(like)
+    shapes = [tuple(np.shape(x)) for x in leaves]
+    sizes = [math.prod(shape) for shape in shapes]
+    offsets = np.cumsum([0, *sizes])
+
+    def unravel(flat: jax.Array) -> Any:
+        lead = flat.shape[:-1]
+        out = [
+            flat[..., int(o) : int(o) + size].astype(dtype).reshape(lead + shape)
+            for o, size, shape in zip(offsets, sizes, shapes, strict=False)
+        ]
+        return jax.tree.unflatten(treedef, out)
+
+    return unravel
+
+
+def flat_operator(matvec: Matvec, like: Any, dtype: Any) -> Callable[[jax.Array], jax.Array]:
+    """``x -> ravel(A unravel(x))``: the operator on flat vectors of the compute dtype."""
+    unravel = unraveler(like, dtype)
+
+    def flat_matvec(x: jax.Array) -> jax.Array:
+        return ravel(apply(matvec, unravel(x), dtype), dtype)
+
+    return flat_matvec
+
+
+def rademacher_flat(key: jax.Array, n: int, dtype: Any, batch: tuple[int, ...] = ()) -> jax.Array:
+    """Independent signs ±1 in ``dtype``, shape ``(*batch, n)``, 32 from each random word.
+
+    A Rademacher vector needs one random bit per entry; drawing them as the bits of
+    ``ceil(n / 32)`` 32-bit words costs 1/32 of the generator work of a draw per entry.
+    """
+    words = -(-n // 32)
+    bits = jax.random.bits(key, (*batch, words), jnp.uint32)
+    shifts = jnp.arange(32, dtype=jnp.uint32)
+    signs = (bits[..., None] >> shifts.reshape((1,) * bits.ndim + (32,))) & jnp.uint32(1)
+    signs = signs.reshape((*batch, 32 * words))[..., :n]
+    return (1 - 2 * signs.astype(jnp.int32)).astype(dtype)

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 from gradtx.core import _validate
 from gradtx.second_order import _operators
 
+_HIGHEST = jax.lax.Precision.HIGHEST
+
 __all__ = [
     "EigenResult",
     "LanczosResult",
@@ -171,14 +173,19 @@ def lanczos(matvec: Any, v0: Any, num_steps: int, *, return_vectors: bool = Fals
         w \\leftarrow (I - Q_j Q_j^\\top)^2 (w - \\alpha_j q_j), \\quad
         \\beta_j = \\|w\\|, \\quad q_{j+1} = w / \\beta_j .
 
-    Every new vector is orthogonalized twice against all previous ones (classical
-    Gram-Schmidt, "twice is enough"), so no spurious copies of converged eigenvalues
-    appear. When :math:`\\beta_j` vanishes (an invariant subspace was found) the iteration
-    restarts with a fresh pseudo-random vector orthogonal to the basis and records
-    :math:`\\beta_j = 0`. The eigenvalues of :math:`T_m` (Ritz values) approximate the
-    extreme eigenvalues of :math:`A` first. ``num_steps`` is clamped to the dimension
-    :math:`n`; with :math:`m = n` the Ritz values are the eigenvalues. Cost: :math:`m`
-    products and :math:`O(m^2 n)` flops, memory :math:`m n`.
+    Every new vector is orthogonalized against all previous ones by classical Gram-Schmidt,
+    and once more whenever that pass removed more than half of it (Kahan and Parlett's
+    "twice is enough" criterion), so the basis stays orthonormal to working precision and no
+    spurious copies of converged eigenvalues appear. Internally the basis is one ``(m, n)``
+    matrix in the compute dtype (the leaves of each vector concatenated), so a pass costs
+    two matrix-vector products whatever the number of leaves; the operator is called on
+    pytrees and ``basis``/``eigenvectors`` come back stacked like ``v0``. When
+    :math:`\\beta_j` vanishes (an invariant subspace was found) the iteration restarts with
+    a fresh pseudo-random vector orthogonal to the basis and records :math:`\\beta_j = 0`.
+    The eigenvalues of :math:`T_m` (Ritz values) approximate the extreme eigenvalues of
+    :math:`A` first. ``num_steps`` is clamped to the dimension :math:`n`; with :math:`m = n`
+    the Ritz values are the eigenvalues. Cost: :math:`m` products and :math:`O(m^2 n)`
+    flops, memory :math:`m n`.
 
     Args:
       matvec: a symmetric operator ``v -> A v`` on pytrees or a dense ``(n, n)`` array.
@@ -212,60 +219,99 @@ def lanczos(matvec: Any, v0: Any, num_steps: int, *, return_vectors: bool = Fals
     _validate.integer(fn, "num_steps", num_steps, 1)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(v0)
-    alphas, betas, basis = lanczos_run(matvec, v0, num_steps, dtype)
+    alphas, betas, basis = lanczos_run_flat(matvec, v0, num_steps, dtype)
     theta, s = tridiagonal_eigh(alphas, betas)
     residuals = jnp.abs(betas[-1] * s[-1, :])
     if not return_vectors:
         return LanczosResult(theta, residuals, alphas, betas)
-    return LanczosResult(theta, residuals, alphas, betas, basis, _operators.stack_combine(s, basis))
+    unravel = _operators.unraveler(v0, dtype)
+    ritz = jnp.matmul(s.T, basis, precision=_HIGHEST)
+    return LanczosResult(theta, residuals, alphas, betas, unravel(basis), unravel(ritz))
 
 
 def lanczos_run(matvec: Any, v0: Any, num_steps: int, dtype: Any) -> tuple[Any, Any, Any]:
     """The Lanczos loop: ``(alphas, betas, basis)`` with ``m = min(num_steps, n)`` rows.
 
-    Each step orthogonalizes the new vector twice against the whole basis. The first pass
-    tells whether the Krylov space is exhausted (the vector is rounding noise); if so the
-    second pass is applied to a pseudo-random restart vector instead, and the coupling
-    ``beta`` is recorded as zero. One code path, no ``lax.cond``: it keeps compilation
-    cheap.
+    ``basis`` is stacked like ``v0`` (a leading axis of length ``m`` on every leaf); the
+    loop itself runs on the flat layout of `lanczos_run_flat`.
+    """
+    alphas, betas, basis = lanczos_run_flat(matvec, v0, num_steps, dtype)
+    return alphas, betas, _operators.unraveler(v0, dtype)(basis)
+
+
+def lanczos_run_flat(
+    matvec: Any, v0: Any, num_steps: int, dtype: Any
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The Lanczos loop on flat vectors: ``(alphas, betas, basis)``, ``basis`` ``(m, n)``.
+
+    The basis is one ``(m, n)`` matrix of the compute dtype (the leaves of each vector
+    concatenated, see `_operators.ravel`); only the operator's input and output are
+    pytrees. Each step orthogonalizes the new vector against the whole basis by classical
+    Gram-Schmidt and repeats the pass when it was needed (Kahan and Parlett's "twice is
+    enough", Parlett 1998, section 6-9): when the pass shrank the vector below
+    :math:`1/\\sqrt{2}` of its norm, or when the vector is rounding noise (the Krylov
+    space is exhausted). In that second case a pseudo-random restart vector is
+    orthogonalized instead and the coupling ``beta`` is recorded as zero. A pass that
+    kept most of the vector leaves it orthogonal to the basis to working precision, so
+    the repeat (two more products with the basis) runs only in the rare steps that need
+    it, under ``lax.cond``.
     """
     n = _operators.dimension(v0)
     if n == 0:
         raise ValueError("lanczos: the start vector has no entries")
     m = min(num_steps, n)
     threshold = 10.0 * math.sqrt(m) * float(jnp.finfo(dtype).eps)
-    v0 = _operators.cast(v0, dtype)
-    norm0 = _operators.norm(v0, dtype)
-    first = _unit(
-        _operators.tree_select(norm0 > 0, v0, _operators.hashed_vector(v0, 0, dtype)), dtype
-    )
+    op = _operators.flat_operator(matvec, v0, dtype)
+    x0 = _operators.ravel(v0, dtype)
+    norm0 = jnp.linalg.norm(x0)
+    first = jnp.where(norm0 > 0, x0, _hashed_flat(v0, 0, dtype))
+    first = _unit_flat(first)
+    project = _operators.orthogonalize_flat
 
     def body(j, carry):
         basis, v, v_prev, beta_prev, alphas, betas = carry
-        basis = _operators.stack_set(basis, j, v)
-        w = _operators.apply(matvec, v, dtype)
-        scale = _operators.norm(w, dtype)
-        alpha = _operators.dot(v, w, dtype)
-        w = _operators.axpy(-beta_prev, v_prev, _operators.axpy(-alpha, v, w))
-        w = _operators.orthogonalize(basis, w, dtype, m, passes=1)
-        breakdown = _operators.norm(w, dtype) <= threshold * scale
-        w = _operators.tree_select(breakdown, _operators.hashed_vector(v0, j + 1, dtype), w)
-        w = _operators.orthogonalize(basis, w, dtype, m, passes=1)
-        beta = _operators.norm(w, dtype)
-        v_next = _unit(w, dtype)
-        beta = jnp.where(breakdown, jnp.zeros_like(beta), beta)
+        basis = jax.lax.dynamic_update_index_in_dim(basis, v, j, 0)
+        w = op(v)
+        alpha = jnp.vdot(v, w, precision=_HIGHEST)
+        w = w - alpha * v - beta_prev * v_prev
+        before = jnp.linalg.norm(w)
+        # ||A v|| by Pythagoras (A v = alpha v + beta_prev v_prev + w, orthogonal parts).
+        scale = jnp.sqrt(alpha**2 + beta_prev**2 + before**2)
+        w = project(basis, w)
+        after = jnp.linalg.norm(w)
+        breakdown = after <= threshold * scale
+
+        def again(w):
+            w = jnp.where(breakdown, _hashed_flat(v0, j + 1, dtype), w)
+            w = project(basis, project(basis, w))
+            return w, jnp.linalg.norm(w)
+
+        repeat = breakdown | (after * math.sqrt(2.0) < before)
+        w, after = jax.lax.cond(repeat, again, lambda w: (w, after), w)
+        beta = jnp.where(breakdown, jnp.zeros([], dtype), after)
+        v_next = w * jnp.where(after > 0, 1.0 / jnp.where(after > 0, after, 1.0), 0.0)
         return basis, v_next, v, beta, alphas.at[j].set(alpha), betas.at[j].set(beta)
 
     init = (
-        _operators.stack_zeros(v0, m, dtype),
+        jnp.zeros((m, n), dtype),
         first,
-        jax.tree.map(jnp.zeros_like, first),
+        jnp.zeros_like(first),
         jnp.zeros([], dtype),
         jnp.zeros((m,), dtype),
         jnp.zeros((m,), dtype),
     )
     basis, _, _, _, alphas, betas = jax.lax.fori_loop(0, m, body, init)
     return alphas, betas, basis
+
+
+def _hashed_flat(like: Any, seed: Any, dtype: Any) -> jax.Array:
+    return _operators.ravel(_operators.hashed_vector(like, seed, dtype), dtype)
+
+
+def _unit_flat(x: jax.Array) -> jax.Array:
+    """``x / ||x||`` for a flat vector (zero stays zero)."""
+    nrm = jnp.linalg.norm(x)
+    return x * jnp.where(nrm > 0, 1.0 / jnp.where(nrm > 0, nrm, 1.0), 0.0).astype(x.dtype)
 
 
 def tridiagonal_eigh(alphas: jax.Array, betas: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -328,7 +374,7 @@ def top_eigenvalues(
     _validate.integer(fn, "num_steps", num_steps, k)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
-    v0 = _operators.random_vector(key, like, dtype)
+    v0 = _operators.unraveler(like, dtype)(jax.random.normal(key, (n,), dtype))
     res = lanczos(matvec, v0, num_steps, return_vectors=return_vectors)
     m = res.eigenvalues.shape[0]
     largest = jnp.arange(m - 1, m - 1 - k, -1)
@@ -354,6 +400,7 @@ def eigenvalue_density(
     grid_size: int = 10_000,
     sigma_squared: float = 1e-5,
     bounds: tuple[float, float] | None = None,
+    batch_size: int = 1,
 ) -> SpectralDensity:
     """The spectral density of a symmetric operator by stochastic Lanczos quadrature.
 
@@ -384,6 +431,8 @@ def eigenvalue_density(
       grid_size: number of grid points, an integer >= 2. Default 10000.
       sigma_squared: relative kernel variance, > 0. Default 1e-5.
       bounds: ``(low, high)`` of the grid instead of the automatic range.
+      batch_size: probes run together through ``jax.vmap`` (the operator sees a batch),
+        an integer >= 1. Default 1: one probe after the other, memory of one basis.
 
     Returns:
       A `SpectralDensity` (grid, density, nodes, weights).
@@ -411,16 +460,21 @@ def eigenvalue_density(
     _validate.integer(fn, "num_probes", num_probes, 1)
     _validate.integer(fn, "grid_size", grid_size, 2)
     _validate.positive(fn, sigma_squared=sigma_squared)
+    _validate.integer(fn, "batch_size", batch_size, 1)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
 
+    n = _operators.dimension(like)
+
     def probe(i):
-        v = _operators.random_vector(jax.random.fold_in(key, i), like, dtype)
-        alphas, betas, _ = lanczos_run(matvec, v, num_steps, dtype)
+        v = jax.random.normal(jax.random.fold_in(key, i), (n,), dtype)
+        alphas, betas, _ = lanczos_run_flat(
+            matvec, _operators.unraveler(like, dtype)(v), num_steps, dtype
+        )
         theta, s = tridiagonal_eigh(alphas, betas)
         return theta, s[0, :] ** 2
 
-    nodes, weights = jax.lax.map(probe, jnp.arange(num_probes))
+    nodes, weights = jax.lax.map(probe, jnp.arange(num_probes), batch_size=batch_size)
     lo, hi = jnp.min(nodes), jnp.max(nodes)
     width = jnp.maximum(hi - lo, 1.0)
     variance = sigma_squared * width

@@ -339,8 +339,10 @@ def scale_by_saddle_free_newton(
 
     def init_fn(params):
         del params
-        zero = jnp.zeros([], jnp.float32)
-        return ScaleBySaddleFreeNewtonState(_numerics.zero_count(), zero, zero)
+        # One buffer per field: a donated state must not hold one buffer twice.
+        return ScaleBySaddleFreeNewtonState(
+            _numerics.zero_count(), jnp.zeros([], jnp.float32), jnp.zeros([], jnp.float32)
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         value_fn = _value_fn(fn, params, extra_args)

@@ -94,7 +94,9 @@ def _widen(moments: Any, updates: Any) -> Any:
     enter the arithmetic in the gradients' dtype, so no intermediate is rounded to the
     storage dtype (eager and jit then agree); only the stored state is rounded."""
     return jax.tree.map(
-        lambda m, g: m.astype(_numerics.common_dtype(m.dtype, g.dtype)), moments, updates
+        lambda m, g: m.astype(_numerics.common_dtype(m.dtype, jnp.result_type(g))),
+        moments,
+        updates,
     )
 
 
@@ -271,6 +273,7 @@ def scale_by_adam(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        updates = _numerics.python_scalars_as_arrays(updates)  # as in Optax
         new_updates, count, mu, nu, _ = _adam_step(
             fn, updates, state, b1, b2, eps, eps_root, first_moment, second_moment
         )
@@ -771,7 +774,8 @@ def scale_by_yogi(
     def filled(params, dtype=None):
         def one(p):
             leaf_dtype = dtype if dtype is not None else jnp.result_type(p)
-            return jnp.full(jnp.shape(p), _as(initial_accumulator_value, leaf_dtype), leaf_dtype)
+            # full_like: the moment inherits the parameter's sharding.
+            return jnp.full_like(p, _as(initial_accumulator_value, leaf_dtype), leaf_dtype)
 
         return jax.tree.map(one, params)
 

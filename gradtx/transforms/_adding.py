@@ -106,7 +106,10 @@ def add_decayed_weights(
 
     Returns:
       A `GradientTransformation` with `EmptyState`, or `WeightDecaySchedule` when
-      ``weight_decay`` is a schedule. ``update`` needs ``params``.
+      ``weight_decay`` is a schedule; with a ``mask``, as in Optax, it is
+      ``masked(add_decayed_weights(weight_decay), mask)`` and the state is that one
+      inside a `MaskedState` (except for a mask tree of boolean arrays, which selects
+      elementwise, beyond Optax, and keeps the plain state). ``update`` needs ``params``.
 
     Raises:
       ValueError: if ``weight_decay`` is negative or not finite.
@@ -154,11 +157,23 @@ def add_decayed_weights(
             return _numerics.promote_add(g, _numerics.scalar_mul(rate, p)).astype(g.dtype)
 
         decayed = jax.tree.map(decay, updates, params, is_leaf=_is_none)
-        if mask is not None:
+        if elementwise:
             decayed = select_by_mask(resolve_mask(mask, params), decayed, updates)
         return decayed, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    # A mask tree holding boolean arrays selects elementwise (beyond Optax, whose
+    # masks are static): that mask is applied here and the state stays unwrapped.
+    elementwise = not callable(mask) and any(
+        not isinstance(m, (bool, np.bool_)) for m in jax.tree.leaves(mask)
+    )
+    tx = GradientTransformation(init_fn, update_fn)
+    if mask is None or elementwise:
+        return tx
+    # As in Optax, a mask makes this `masked(add_decayed_weights(weight_decay), mask)`,
+    # so the state is Optax's ``MaskedState(inner_state=...)``.
+    from gradtx.wrappers import masked  # noqa: PLC0415 (wrappers build on transforms)
+
+    return masked(tx, mask)
 
 
 class AddNoiseState(NamedTuple):

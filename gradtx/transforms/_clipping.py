@@ -271,7 +271,8 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: float) -> tuple[Any, 
 
     Returns:
       ``(clipped_sum, num_clipped)``: the sum over the batch of the clipped
-      per-example gradients (each leaf without its batch axis, in its dtype), and the
+      per-example gradients (each leaf without its batch axis, in its dtype; an
+      integer leaf gives a float32 (float64) sum, as in Optax), and the
       number of examples that were clipped (int32).
 
     Raises:
@@ -305,6 +306,9 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: float) -> tuple[Any, 
 
     def one(g):
         dtype = _numerics.common_dtype(_numerics.compute_dtype(g.dtype), multipliers.dtype)
-        return jnp.tensordot(multipliers.astype(dtype), g.astype(dtype), axes=1).astype(g.dtype)
+        total = jnp.tensordot(multipliers.astype(dtype), g.astype(dtype), axes=1)
+        # a floating leaf keeps its dtype; an integer one becomes float (as in Optax),
+        # never a truncated integer
+        return total.astype(g.dtype) if _numerics.is_float(g) else total
 
     return jax.tree.map(one, grads), num_clipped

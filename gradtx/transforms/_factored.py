@@ -129,14 +129,15 @@ def scale_by_factored_rms(
 
     def init_leaf(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         shape, dtype = jnp.shape(x), jnp.result_type(x)
-        placeholder = jnp.zeros((1,), dtype)
         dims = _factored_dims(shape, factored, min_dim)
+        # A fresh array per leaf (a donated state must not hold one buffer twice), and
+        # the full second moment via zeros_like so that it keeps the parameter's sharding.
         if dims is None:
-            return placeholder, placeholder, jnp.zeros(shape, dtype)
+            return jnp.zeros((1,), dtype), jnp.zeros((1,), dtype), jnp.zeros_like(x, dtype)
         d1, d0 = dims
         row_shape = tuple(n for i, n in enumerate(shape) if i != d0)
         col_shape = tuple(n for i, n in enumerate(shape) if i != d1)
-        return jnp.zeros(row_shape, dtype), jnp.zeros(col_shape, dtype), placeholder
+        return jnp.zeros(row_shape, dtype), jnp.zeros(col_shape, dtype), jnp.zeros((1,), dtype)
 
     def init_fn(params):
         leaves, treedef = jax.tree.flatten(params)

@@ -121,7 +121,25 @@ def _loss_inputs(fn: str, updates: Any, params: Any, extra_args: dict[str, Any])
     if not callable(value_fn):
         raise TypeError(f"{fn}: value_fn must be callable, got {type(value_fn).__name__}")
     data = _value_fn_kwargs(value_fn, extra_args)
+    _reject_unconsumed(fn, value_fn, extra_args)
     return value, grad, value_fn, data
+
+
+def _reject_unconsumed(fn: str, value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> None:
+    """``TypeError`` naming the extra arguments ``value_fn`` does not take (as Optax)."""
+    try:
+        parameters = inspect.signature(value_fn).parameters.values()
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    consumed = {p.name for p in parameters} | {"value", "grad", "value_fn"}
+    remaining = sorted(k for k in extra_args if k not in consumed)
+    if remaining:
+        raise TypeError(
+            f"{fn}: update() got keyword arguments that value_fn does not consume: "
+            f"{remaining}; pass only value=, grad=, value_fn= and value_fn's own arguments"
+        )
 
 
 def _nan_to_inf(x: jax.Array) -> jax.Array:
@@ -209,8 +227,9 @@ def scale_by_backtracking_linesearch(
         >= 0 (the search makes at most ``max_backtracking_steps + 1`` evaluations).
       slope_rtol: :math:`c`, in [0, 1). Default 1e-4.
       decrease_factor: the reduction factor, in (0, 1). Default 0.8.
-      increase_factor: the first trial is the previous step size times this, >= 1
-        (``math.inf`` starts every search at ``max_learning_rate``). Default 1.5.
+      increase_factor: the first trial is the previous step size times this, > 0
+        (1 keeps the guess, below 1 shrinks it, ``math.inf`` starts every search at
+        ``max_learning_rate``). Default 1.5.
       max_learning_rate: the largest trial step size, > 0. Default 1.
       atol: :math:`\\epsilon`, >= 0. Default 0.
       rtol: :math:`\\delta`, >= 0. Default 0.
@@ -255,7 +274,7 @@ def scale_by_backtracking_linesearch(
     _validate.interval(
         fn, "decrease_factor", decrease_factor, 0.0, 1.0, low_open=True, high_open=True
     )
-    _validate.interval(fn, "increase_factor", increase_factor, 1.0)
+    _validate.interval(fn, "increase_factor", increase_factor, 0.0, low_open=True)
     _validate.positive(fn, max_learning_rate=max_learning_rate)
     _validate.non_negative(fn, atol=atol, rtol=rtol)
     del verbose
@@ -268,7 +287,8 @@ def scale_by_backtracking_linesearch(
 
     def update_fn(updates, state, params=None, **extra_args):
         value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
-        dtype = state.learning_rate.dtype
+        # jnp.result_type: a Python float set into the state (tree.set) has no dtype.
+        dtype = jnp.result_type(state.learning_rate)
         value = as_scalar(value, dtype)
         slope = slope_along(grad, updates, dtype)
         c, inc, dec = (hyper(h, dtype) for h in (slope_rtol, increase_factor, decrease_factor))
@@ -515,7 +535,7 @@ def scale_by_zoom_linesearch(
 
     def update_fn(updates, state, params=None, **extra_args):
         value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
-        dtype = state.learning_rate.dtype
+        dtype = jnp.result_type(state.learning_rate)  # a Python float has no dtype
         grad = cast_like(grad, params)
         if initial_guess_strategy == "one":
             guess = jnp.ones([], dtype)

@@ -53,7 +53,8 @@ def trace(
     steady-state gain is :math:`1/(1-\\mu)`.
 
     Args:
-      decay: the momentum :math:`\\mu`, in [0, 1).
+      decay: the momentum :math:`\\mu`, in [0, 1]; 1 keeps a running sum of the
+        updates (well defined, as in Optax).
       nesterov: use Nesterov's look-ahead form. Default False.
       accumulator_dtype: dtype of the buffer (default: the parameter's). The sum is
         formed in the wider of the gradient's and the buffer's dtypes.
@@ -62,7 +63,7 @@ def trace(
       A `GradientTransformation` with `TraceState`.
 
     Raises:
-      ValueError: if ``decay`` is outside [0, 1).
+      ValueError: if ``decay`` is outside [0, 1].
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
@@ -80,7 +81,7 @@ def trace(
       learning", ICML 2013.
     """
     fn = "trace"
-    _validate.decay(fn, decay=decay)
+    _validate.interval(fn, "decay", decay, 0.0, 1.0)
     accumulator_dtype = _numerics.canonicalize_dtype(accumulator_dtype)
 
     def init_fn(params):

@@ -8,10 +8,15 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
+from gradtx.core._base import (
+    EmptyState,
+    GradientTransformation,
+    ScalarOrSchedule,
+    Schedule,
+    identity,
+)
 
 __all__ = [
-    "ScaleByLearningRateState",
     "ScaleByScheduleState",
     "scale",
     "scale_by_learning_rate",
@@ -115,41 +120,27 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     return GradientTransformation(init_fn, update_fn)
 
 
-class ScaleByLearningRateState(NamedTuple):
-    """State of `scale_by_learning_rate`.
-
-    Attributes:
-      count: updates so far (int32, saturating); the schedule's next step.
-      learning_rate: the learning rate applied by the last update (before any update:
-        the one the first update will apply), as float32.
-    """
-
-    count: jax.Array
-    learning_rate: jax.Array
-
-
-def _lr_value(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    value = learning_rate(count) if callable(learning_rate) else learning_rate
-    return jnp.asarray(value, jnp.float32)
-
-
 def scale_by_learning_rate(
-    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
+    learning_rate: ScalarOrSchedule | None = None, *, flip_sign: bool = True
 ) -> GradientTransformation:
     """Multiply the updates by ``-learning_rate`` (a constant or a schedule of the step).
 
     .. math:: u_t = -\\eta(t) g_t
 
-    The learning rate applied last is kept in the state, so
-    ``gradtx.tree.get(state, "learning_rate")`` reads it for every optimizer.
+    As in Optax, a constant rate is `scale` (state `EmptyState`) and a schedule is
+    `scale_by_schedule` (state `ScaleByScheduleState`, the step count). The rate an
+    optimizer applies at any step is read with `gradtx.current_learning_rate`, which
+    evaluates the schedule at that count; no extra state is kept.
 
     Args:
-      learning_rate: a finite number, or a schedule ``step -> learning rate``.
+      learning_rate: a finite number, or a schedule ``step -> learning rate``;
+        ``None`` (the default, as in Optax) means no scaling: `identity`.
       flip_sign: multiply by ``-learning_rate`` (descent) when true, by
         ``+learning_rate`` otherwise.
 
     Returns:
-      A `GradientTransformation` with `ScaleByLearningRateState`.
+      A `GradientTransformation` with `EmptyState` (constant rate or ``None``) or
+      `ScaleByScheduleState` (schedule).
 
     Raises:
       ValueError: if ``learning_rate`` is NaN or infinite.
@@ -159,32 +150,20 @@ def scale_by_learning_rate(
       >>> import jax.numpy as jnp, gradtx
       >>> tx = gradtx.scale_by_learning_rate(0.1)
       >>> updates, state = tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
-      >>> updates.tolist(), round(float(state.learning_rate), 6)
-      ([-0.1, -0.1], 0.1)
+      >>> updates.tolist(), state
+      ([-0.1, -0.1], EmptyState())
+      >>> tx = gradtx.scale_by_learning_rate(lambda c: 0.1 / (1.0 + c.astype(jnp.float32)))
+      >>> updates, state = tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
+      >>> int(state.count)
+      1
     """
+    if learning_rate is None:
+        return identity()
     _validate.finite("scale_by_learning_rate", learning_rate=learning_rate)
     sign = -1.0 if flip_sign else 1.0
-
-    def init_fn(params):
-        del params
-        count = _numerics.zero_count()
-        return ScaleByLearningRateState(count=count, learning_rate=_lr_value(learning_rate, count))
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        if callable(learning_rate):
-            lr = learning_rate(state.count)
-            updates = jax.tree.map(lambda g: _mul(sign * jnp.asarray(lr), g), updates)
-        else:
-            updates = jax.tree.map(lambda g: _mul(_signed(sign, learning_rate), g), updates)
-            lr = learning_rate
-        new_state = ScaleByLearningRateState(
-            count=_numerics.safe_increment(state.count),
-            learning_rate=jnp.asarray(lr, jnp.float32),
-        )
-        return updates, new_state
-
-    return GradientTransformation(init_fn, update_fn)
+    if callable(learning_rate):
+        return scale_by_schedule(lambda count: sign * jnp.asarray(learning_rate(count)))
+    return scale(_signed(sign, learning_rate))
 
 
 def _signed(sign: float, value):

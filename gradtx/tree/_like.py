@@ -1,31 +1,31 @@
-"""Trees shaped like other trees."""
+"""Trees shaped like other trees, and dtype casts of whole trees."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._numerics import is_float
-
 
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
-    """Zeros shaped like every leaf (``dtype`` overrides the leaves' floating dtype).
+    """Zeros shaped like every leaf (as ``optax.tree.zeros_like``).
 
     Args:
       tree: the template.
-      dtype: optional dtype for floating leaves.
+      dtype: optional dtype of every leaf of the result (default: each leaf's own).
 
     Returns:
       The zero tree.
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
-      >>> z = gradtx.tree.zeros_like({"w": jnp.ones(2), "n": jnp.ones(1, jnp.int32)}, jnp.bfloat16)
-      >>> z["w"].tolist(), z["w"].dtype, z["n"].dtype  # integer leaves keep their dtype
-      ([0.0, 0.0], dtype(bfloat16), dtype('int32'))
+      >>> z = gradtx.tree.zeros_like({"w": jnp.ones(2), "n": jnp.ones(1, jnp.int32)})
+      >>> z["w"].tolist(), z["n"].dtype
+      ([0.0, 0.0], dtype('int32'))
+      >>> gradtx.tree.zeros_like({"w": jnp.ones(2)}, jnp.bfloat16)["w"].dtype
+      dtype(bfloat16)
     """
     return full_like(tree, 0, dtype)
 
@@ -35,7 +35,7 @@ def ones_like(tree: Any, dtype: Any = None) -> Any:
 
     Args:
       tree: the template.
-      dtype: optional dtype for floating leaves.
+      dtype: optional dtype of every leaf of the result.
 
     Returns:
       The tree of ones.
@@ -54,7 +54,7 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
     Args:
       tree: the template.
       fill_value: the value.
-      dtype: optional dtype for floating leaves; integer leaves keep theirs.
+      dtype: optional dtype of every leaf of the result (default: each leaf's own).
 
     Returns:
       The filled tree.
@@ -65,68 +65,134 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
       >>> t["w"].tolist(), float(t["b"]), t["b"].dtype
       ([0.5, 0.5], 0.5, dtype('float16'))
     """
-
-    def one(x):
-        leaf_dtype = dtype if (dtype is not None and is_float(x)) else None
-        return jnp.full_like(x, fill_value, dtype=leaf_dtype)
-
-    return jax.tree.map(one, tree)
+    return jax.tree.map(lambda x: jnp.full_like(x, fill_value, dtype=dtype), tree)
 
 
-def random_like(
-    key: jax.Array,
-    tree: Any,
-    sampler: Callable[..., jax.Array] = jax.random.normal,
-    dtype: Any = None,
-) -> Any:
-    """A random tree shaped like ``tree``, one independent key per leaf.
+def batch_shape(tree: Any, shape: tuple[int, ...] = ()) -> Any:
+    """Every leaf broadcast to ``(*shape, *leaf.shape)``.
 
     Args:
-      key: a PRNG key.
-      tree: the template.
-      sampler: ``sampler(key, shape, dtype)``; standard normal by default.
-      dtype: the dtype of the samples (default: each leaf's dtype).
+      tree: a tree.
+      shape: the leading batch dimensions to add.
 
     Returns:
-      The random tree.
+      The broadcast tree.
 
     Examples:
-      >>> import jax, jax.numpy as jnp, gradtx
-      >>> tree = {"a": jnp.zeros(3), "b": jnp.zeros((2, 2))}
-      >>> sample = jax.jit(gradtx.tree.random_like)
-      >>> r = sample(jax.random.key(0), tree)
-      >>> r["a"].shape, r["b"].shape, r["b"].dtype
-      ((3,), (2, 2), dtype('float32'))
-      >>> again = sample(jax.random.key(0), tree)  # same key, same tree
-      >>> bool(jnp.all(r["a"] == again["a"])), bool(jnp.any(r["a"] != r["b"][0, 0]))
-      (True, True)
+      >>> import jax.numpy as jnp, gradtx
+      >>> gradtx.tree.batch_shape({"w": jnp.ones(3)}, (4, 2))["w"].shape
+      (4, 2, 3)
     """
-    leaves, treedef = jax.tree.flatten(tree)
-    keys = jax.random.split(key, max(len(leaves), 1))
-    out = [
-        sampler(k, jnp.shape(x), dtype or jnp.result_type(x))
-        for k, x in zip(keys, leaves, strict=False)
-    ]
-    return jax.tree.unflatten(treedef, out)
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (*shape, *jnp.shape(x))), tree)
 
 
 def cast(tree: Any, dtype: Any) -> Any:
-    """Cast every floating leaf to ``dtype``; ``dtype=None`` returns the tree unchanged.
+    """Cast every leaf to ``dtype``; ``dtype=None`` returns the tree unchanged.
 
     Args:
       tree: the tree.
       dtype: the target dtype, or ``None``.
 
     Returns:
-      The cast tree; integer and boolean leaves are kept as they are.
+      The cast tree (integer leaves are cast too, as in Optax).
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
       >>> tree = {"w": jnp.array([1.5]), "n": jnp.array([2], jnp.int32)}
       >>> t = gradtx.tree.cast(tree, jnp.bfloat16)
       >>> t["w"].dtype, t["n"].dtype
-      (dtype(bfloat16), dtype('int32'))
+      (dtype(bfloat16), dtype(bfloat16))
     """
     if dtype is None:
         return tree
-    return jax.tree.map(lambda x: jnp.asarray(x).astype(dtype) if is_float(x) else x, tree)
+    return jax.tree.map(lambda x: jnp.asarray(x).astype(dtype), tree)
+
+
+def cast_like(tree: Any, other_tree: Any) -> Any:
+    """Cast each leaf of ``tree`` to the dtype of the matching leaf of ``other_tree``.
+
+    Args:
+      tree: the tree to cast.
+      other_tree: a tree of the same structure; its leaves without a ``dtype`` leave
+        the matching leaf of ``tree`` as it is.
+
+    Returns:
+      The cast tree.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> t = gradtx.tree.cast_like({"a": jnp.ones(2)}, {"a": jnp.zeros(2, jnp.bfloat16)})
+      >>> t["a"].dtype
+      dtype(bfloat16)
+    """
+    return jax.tree.map(
+        lambda x, o: jnp.asarray(x).astype(o.dtype) if hasattr(o, "dtype") else x,
+        tree,
+        other_tree,
+    )
+
+
+def _promote(a: Any, b: Any) -> Any:
+    """JAX's standard promotion of two dtypes, whatever the promotion mode in force."""
+    with jax.numpy_dtype_promotion("standard"):
+        return jnp.promote_types(a, b)
+
+
+def _ordered(a: Any, b: Any, *, higher: bool) -> Any:
+    """The higher (or lower) of two dtypes when one promotes to the other."""
+    joined = _promote(a, b)
+    if joined not in (jnp.dtype(a), jnp.dtype(b)):
+        raise ValueError(
+            f"tree.dtype: cannot order {a} and {b}: neither promotes to the other "
+            "(use mixed_dtype_handler='promote')"
+        )
+    low = b if joined == jnp.dtype(a) else a
+    high = a if low is b else b
+    return high if higher else low
+
+
+def dtype(tree: Any, mixed_dtype_handler: str | None = None) -> Any:
+    """The dtype of a tree's leaves (JAX's default float dtype for an empty tree).
+
+    Args:
+      tree: the tree.
+      mixed_dtype_handler: what to do when leaves differ: ``None`` raises, ``"promote"``
+        returns ``jnp.promote_types`` of them all, ``"highest"``/``"lowest"`` the
+        highest/lowest in the promotion order (an error when two do not compare).
+
+    Returns:
+      A NumPy dtype.
+
+    Raises:
+      ValueError: with ``None`` on mixed dtypes, with ``"highest"``/``"lowest"`` on
+        dtypes that do not promote to one another, or on an unknown handler.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> t = {"a": jnp.ones(1, jnp.float16), "b": jnp.ones(1, jnp.float32)}
+      >>> gradtx.tree.dtype(t, "lowest"), gradtx.tree.dtype(t, "highest")
+      (dtype('float16'), dtype('float32'))
+    """
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.asarray(leaves).dtype
+    dtypes = [jnp.asarray(x).dtype for x in leaves]
+    if mixed_dtype_handler is None:
+        paths = jax.tree_util.tree_leaves_with_path(tree)
+        wrong = [
+            f"Expected dtype={dtypes[0]!r} for {jax.tree_util.keystr(p)} but got {d}."
+            for (p, _), d in zip(paths, dtypes, strict=True)
+            if d != dtypes[0]
+        ]
+        if wrong:
+            raise ValueError("\n".join(wrong))
+        return dtypes[0]
+    if mixed_dtype_handler == "promote":
+        return functools.reduce(_promote, dtypes)
+    if mixed_dtype_handler in ("highest", "lowest"):
+        higher = mixed_dtype_handler == "highest"
+        return functools.reduce(functools.partial(_ordered, higher=higher), dtypes)
+    raise ValueError(
+        f"Invalid value for {mixed_dtype_handler=}, possible values are: None, "
+        '"promote", "highest", "lowest".'
+    )

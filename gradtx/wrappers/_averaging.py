@@ -93,7 +93,9 @@ def average_params(
     def init_fn(params):
         return AverageParamsState(
             count=_numerics.zero_count(),
-            averaged_params=jax.tree.map(lambda p: jnp.asarray(p).astype(acc_dtype(p)), params),
+            # A copy (jnp.array copies, keeping the sharding): the state must not hold
+            # the params' own buffers, which a donated step would free.
+            averaged_params=jax.tree.map(lambda p: jnp.array(p, acc_dtype(p)), params),
             inner_state=inner.init(params),
         )
 

@@ -10,7 +10,12 @@ from jax import lax
 
 from gradtx import tree as tree_lib
 from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Params, Updates
+from gradtx.core._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    Params,
+    Updates,
+)
 from gradtx.wrappers._util import all_finite, cast_like, check_inner, count_true
 
 __all__ = [
@@ -119,7 +124,7 @@ def apply_if_finite(
         )
         return new_updates, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def skip_not_finite(

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx.core import _numerics
-from gradtx.core._base import GradientTransformation
+from gradtx.core._base import GradientTransformation, GradientTransformationExtraArgs
 from gradtx.wrappers._util import check_inner
 
 __all__ = ["flatten"]
@@ -86,4 +86,4 @@ def flatten(inner: GradientTransformation) -> GradientTransformation:
         flat_updates, state = inner.update(_ravel(updates), state, flat_params, **extra_args)
         return _unravel(updates, flat_updates), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)

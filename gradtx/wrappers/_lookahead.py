@@ -11,23 +11,35 @@ from gradtx.core import _numerics, _validate
 from gradtx.core._base import GradientTransformation, OptState, Params
 from gradtx.wrappers._util import check_inner, is_none
 
-__all__ = ["LookaheadParams", "LookaheadState", "lookahead"]
+__all__ = ["LookaheadParams", "LookaheadSlowParamsState", "LookaheadState", "lookahead"]
 
 
 class LookaheadState(NamedTuple):
-    """State of `lookahead` (Optax's fields, plus the slow weights in plain-params mode).
+    """State of `lookahead` with `LookaheadParams` (Optax's class and fields).
 
     Attributes:
       fast_state: the fast optimizer's state.
       steps_since_sync: fast steps since the last synchronisation (int32, in
         ``[0, sync_period)``).
-      slow_params: the slow weights when ``init`` was given plain params; ``None`` when
-        it was given `LookaheadParams` (they then live in the params).
     """
 
     fast_state: OptState
     steps_since_sync: jax.Array
-    slow_params: Params | None = None
+
+
+class LookaheadSlowParamsState(NamedTuple):
+    """State of `lookahead` given plain params (beyond Optax): the slow weights in state.
+
+    Attributes:
+      fast_state: the fast optimizer's state.
+      steps_since_sync: fast steps since the last synchronisation (int32, in
+        ``[0, sync_period)``).
+      slow_params: the slow weights (a copy of the params at ``init``).
+    """
+
+    fast_state: OptState
+    steps_since_sync: jax.Array
+    slow_params: Params
 
 
 class LookaheadParams(NamedTuple):
@@ -79,9 +91,9 @@ def lookahead(
       gradients are taken at ``params.fast``, and the returned updates are
       `LookaheadParams` for both; apply them with ``apply_updates``.
     * **plain params** (beyond Optax): ``init`` receives the ordinary parameter tree; the
-      slow weights are kept in ``state.slow_params`` and the updates have the gradients'
-      structure, so lookahead composes with any training loop. Read the slow weights
-      with ``gradtx.tree.get(state, "slow_params")``.
+      slow weights are kept in ``state.slow_params`` (a `LookaheadSlowParamsState`) and
+      the updates have the gradients' structure, so lookahead composes with any
+      training loop. Read the slow weights with ``gradtx.tree.get(state, "slow_params")``.
 
     The updates must be applied unmodified (do not chain transforms after lookahead).
 
@@ -93,7 +105,8 @@ def lookahead(
         Default False.
 
     Returns:
-      A `GradientTransformation` with `LookaheadState`; ``update`` needs ``params``.
+      A `GradientTransformation` with `LookaheadState` (Optax's) for `LookaheadParams`,
+      `LookaheadSlowParamsState` for plain params; ``update`` needs ``params``.
 
     Raises:
       TypeError: if ``fast_optimizer`` is not a transform or ``sync_period`` is not an
@@ -127,10 +140,11 @@ def lookahead(
                 fast_state=fast_optimizer.init(params.fast),
                 steps_since_sync=_numerics.zero_count(),
             )
-        return LookaheadState(
+        return LookaheadSlowParamsState(
             fast_state=fast_optimizer.init(params),
             steps_since_sync=_numerics.zero_count(),
-            slow_params=params,
+            # A copy: the state must not hold the params' own buffers (donation).
+            slow_params=jax.tree.map(jnp.copy, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -139,7 +153,7 @@ def lookahead(
         fast = params.fast if paired else params
         if paired:
             slow = params.slow
-        elif state.slow_params is None:
+        elif not isinstance(state, LookaheadSlowParamsState):
             raise ValueError(
                 f"{fn}: update() got plain params but the state was initialised with "
                 "LookaheadParams; pass LookaheadParams to update as well."
@@ -184,21 +198,17 @@ def lookahead(
                 fast_state,
                 fresh,
             )
-        slow_params = state.slow_params
-        if slow_params is not None:
-            slow_params = jax.tree.map(
-                lambda s, d: s if d is None else _numerics.promote_add(s, d).astype(s.dtype),
-                slow,
-                slow_updates,
-                is_leaf=is_none,
-            )
-        new_state = LookaheadState(
-            fast_state=fast_state,
-            steps_since_sync=(state.steps_since_sync + 1) % sync_period,
-            slow_params=slow_params,
-        )
+        steps = (state.steps_since_sync + 1) % sync_period
         if paired:
+            new_state = LookaheadState(fast_state=fast_state, steps_since_sync=steps)
             return LookaheadParams(fast=new_fast_updates, slow=slow_updates), new_state
+        slow_params = jax.tree.map(
+            lambda s, d: s if d is None else _numerics.promote_add(s, d).astype(s.dtype),
+            slow,
+            slow_updates,
+            is_leaf=is_none,
+        )
+        new_state = LookaheadSlowParamsState(fast_state, steps, slow_params)
         return new_fast_updates, new_state
 
     return GradientTransformation(init_fn, update_fn)

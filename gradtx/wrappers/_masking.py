@@ -9,7 +9,14 @@ import jax
 import numpy as np
 
 from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, OptState, Params, set_to_zero
+from gradtx.core._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    OptState,
+    Params,
+    set_to_zero,
+)
+from gradtx.tree._state import is_params_placeholder
 from gradtx.wrappers._util import check_inner
 
 __all__ = [
@@ -62,7 +69,7 @@ def _check_mask_tree(fn: str, name: str, tree: Any, *, returned: bool = False) -
 
 
 def _check_mask(fn: str, name: str, mask: Any) -> None:
-    if callable(mask) and not isinstance(mask, (tuple, list, dict)):
+    if _validate.mask_is_callable(mask):
         return
     if isinstance(mask, (str, bytes)):
         raise TypeError(
@@ -73,7 +80,7 @@ def _check_mask(fn: str, name: str, mask: Any) -> None:
 
 
 def _mask_for(fn: str, mask: Any, tree: Any) -> Any:
-    if callable(mask) and not isinstance(mask, (tuple, list, dict)):
+    if _validate.mask_is_callable(mask):
         out = mask(tree)
         _check_mask_tree(fn, "mask", out, returned=True)
         return out
@@ -89,6 +96,8 @@ def _masked(
     fn: str, inner: GradientTransformation, mask: Any, mask_compatible_extra_args: bool
 ) -> GradientTransformation:
     def init_fn(params):
+        if is_params_placeholder(params):  # tree.map_params tracing the state, as Optax
+            return MaskedState(inner_state=inner.init(params))
         mask_tree = _mask_for(fn, mask, params)
         return MaskedState(inner_state=inner.init(_apply_mask(params, mask_tree)))
 
@@ -114,7 +123,7 @@ def _masked(
         )
         return new_updates, MaskedState(inner_state=inner_state)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def masked(
@@ -258,7 +267,7 @@ def multi_transform(
             )
         return updates, PartitionState(new_states)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 partition = multi_transform

@@ -1,8 +1,7 @@
-"""``monitor``: gradient, update and parameter statistics kept in state (no host sync)."""
+"""``training_monitor``: gradient, update and parameter statistics kept in state (no host sync)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -10,14 +9,14 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState, Updates, identity, stateless
+from gradtx.core._base import GradientTransformation, OptState, identity
 from gradtx.wrappers._util import check_inner, is_none
 
-__all__ = ["MonitorState", "MonitorStatsState", "monitor"]
+__all__ = ["MonitorStatsState", "training_monitor"]
 
 
 class MonitorStatsState(NamedTuple):
-    """State of `monitor` (statistics mode): the last step's measurements.
+    """State of `training_monitor`: the last step's measurements.
 
     All norms are Euclidean, computed in float32 (float32 scalars; ``NaN`` for the
     parameter norm and ratio when ``update`` got no params). Before the first update they
@@ -46,32 +45,19 @@ class MonitorStatsState(NamedTuple):
     inner_state: OptState
 
 
-class MonitorState(NamedTuple):
-    """State of `monitor` given a dict of measures (Optax's ``MonitorState``).
-
-    Attributes:
-      measurements: ``{name: measurement}`` from the last update (zeros of the same
-        shapes before it, where Optax has an empty dict: the structure never changes).
-      measure_states: the states of the measures, in the dict's order.
-    """
-
-    measurements: dict[str, Any]
-    measure_states: tuple[OptState, ...]
-
-
 def _f32_norm(x: jax.Array) -> jax.Array:
     return jnp.asarray(tree_lib.l2_norm(x)).astype(jnp.float32)
 
 
-def monitor(
-    inner: GradientTransformation | Mapping[str, Any] | None = None,
+def training_monitor(
+    inner: GradientTransformation | None = None,
     *,
     vanishing_threshold: float = 1e-7,
     exploding_threshold: float = 1e3,
 ) -> GradientTransformation:
     """Record gradient, update and parameter statistics in the state, without host sync.
 
-    Wrap the whole optimizer, ``tx = monitor(adam(1e-3))``, to see both sides of it:
+    Wrap the whole optimizer, ``tx = training_monitor(adam(1e-3))``, to see both sides of it:
     the gradients coming in and the updates going out. Each step stores
 
     .. math::
@@ -81,34 +67,33 @@ def monitor(
 
     in a `MonitorStatsState`, as device arrays: read them after the step (e.g.
     ``state.grad_norm``, ``gradtx.tree.get(state, "vanishing")``) whenever you log,
-    and no step waits for the host. ``monitor()`` with no inner transform passes the
+    and no step waits for the host. ``training_monitor()`` with no inner transform passes the
     updates through unchanged (so the "update" statistics equal the gradient ones);
     place it anywhere in a ``chain`` to look at the updates at that point.
 
-    For Optax compatibility, ``monitor({name: measure, ...})`` with a dict of callables
-    ``updates -> value`` (or of transforms whose "updates" are the measurement) records
-    each measurement under its name in a `MonitorState`, as ``optax.monitor`` does, and
-    passes the updates through.
+    Relation to Optax: ``optax.monitor(measures)`` (gradtx's `monitor`, with `snapshot`
+    and `measure_with_ema`) records measurements you define, at one point of a chain,
+    and changes nothing else. ``training_monitor`` is gradtx's own: it wraps a transform
+    to see its input and output, and records a fixed set of statistics. It was called
+    ``monitor`` before gradtx took Optax's meaning for that name.
 
     Args:
-      inner: the transform to wrap, ``None`` (default) for a pass-through, or a dict of
-        measures (Optax's form; the thresholds are then unused).
+      inner: the transform to wrap, or ``None`` (default) for a pass-through.
       vanishing_threshold: :math:`\\epsilon_v`, flag leaves whose gradient norm is below
         it; >= 0. Default 1e-7.
       exploding_threshold: :math:`\\epsilon_e`, flag leaves whose gradient norm is above
         it; > ``vanishing_threshold``. Default 1e3.
 
     Returns:
-      A `GradientTransformation` with `MonitorStatsState` (or `MonitorState` for a
-      dict of measures).
+      A `GradientTransformation` with `MonitorStatsState`.
 
     Raises:
-      TypeError: if ``inner`` is neither a transform, a dict nor ``None``.
+      TypeError: if ``inner`` is neither a transform nor ``None``.
       ValueError: for thresholds outside the ranges above.
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
-      >>> tx = gradtx.monitor(gradtx.scale(-0.1))
+      >>> tx = gradtx.training_monitor(gradtx.scale(-0.1))
       >>> params = {"w": jnp.array([3.0, 4.0]), "dead": jnp.ones(2)}
       >>> grads = {"w": jnp.array([6.0, 8.0]), "dead": jnp.zeros(2)}
       >>> _, state = tx.update(grads, tx.init(params), params)
@@ -117,9 +102,7 @@ def monitor(
       >>> bool(state.vanishing["dead"]), bool(state.vanishing["w"])
       (True, False)
     """
-    fn = "monitor"
-    if isinstance(inner, Mapping):
-        return _monitor_measures(dict(inner))
+    fn = "training_monitor"
     inner = identity() if inner is None else check_inner(fn, "inner", inner)
     _validate.non_negative(fn, vanishing_threshold=vanishing_threshold)
     _validate.positive(fn, exploding_threshold=exploding_threshold)
@@ -138,17 +121,22 @@ def monitor(
 
     def init_fn(params):
         zeros = jax.tree.map(lambda _: jnp.zeros([], jnp.float32), params)
-        falses = jax.tree.map(lambda _: jnp.asarray(False), params)
-        zero = jnp.zeros([], jnp.float32)
+
+        def falses():
+            return jax.tree.map(lambda _: jnp.zeros([], bool), params)
+
+        def zero():  # one buffer per field: a donated state must not alias itself
+            return jnp.zeros([], jnp.float32)
+
         return MonitorStatsState(
             count=_numerics.zero_count(),
-            grad_norm=zero,
-            update_norm=zero,
-            param_norm=zero,
-            update_param_ratio=zero,
+            grad_norm=zero(),
+            update_norm=zero(),
+            param_norm=zero(),
+            update_param_ratio=zero(),
             leaf_grad_norms=zeros,
-            vanishing=falses,
-            exploding=falses,
+            vanishing=falses(),
+            exploding=falses(),
             inner_state=inner.init(params),
         )
 
@@ -174,43 +162,3 @@ def monitor(
         return new_updates, new_state
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def _monitor_measures(measures: dict[str, Any]) -> GradientTransformation:
-    fn = "monitor"
-    txs: dict[str, GradientTransformation] = {}
-    for name, measure in measures.items():
-        if not isinstance(name, str):
-            raise TypeError(f"{fn}(measures=...): measure names must be strings, got {name!r}")
-        if hasattr(measure, "init") and hasattr(measure, "update"):
-            txs[name] = check_inner(fn, f"measures[{name!r}]", measure)
-        elif callable(measure):
-            txs[name] = stateless(_as_measure(measure))
-        else:
-            raise TypeError(
-                f"{fn}(measures[{name!r}]={measure!r}): a measure must be a callable "
-                "updates -> value or a transform"
-            )
-
-    def init_fn(params):
-        states = tuple(tx.init(params) for tx in txs.values())
-        # Zeros shaped like each measurement (Optax starts from an empty dict), so that
-        # the state's structure is the same before and after an update.
-        measurements = {}
-        for (name, tx), s in zip(txs.items(), states, strict=True):
-            shape = jax.eval_shape(lambda s, tx=tx: tx.update(params, s, params)[0], s)
-            measurements[name] = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shape)
-        return MonitorState(measurements, states)
-
-    def update_fn(updates, state, params=None, **extra_args):
-        measurements, new_states = {}, []
-        for (name, tx), s in zip(txs.items(), state.measure_states, strict=True):
-            measurements[name], s = tx.update(updates, s, params, **extra_args)
-            new_states.append(s)
-        return updates, MonitorState(measurements, tuple(new_states))
-
-    return GradientTransformation(init_fn, update_fn)
-
-
-def _as_measure(measure: Callable[[Updates], Any]) -> Callable[[Updates, Any], Any]:
-    return lambda updates, params: measure(updates)

@@ -49,7 +49,7 @@ def test_train_state_with_gradtx_adamw_trains_a_flax_model():
         losses.append(float(loss))
     assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
     assert int(state.step) == 200
-    np.testing.assert_allclose(gradtx.tree.get(state.opt_state, "learning_rate"), 1e-2, rtol=1e-6)
+    np.testing.assert_allclose(gradtx.current_learning_rate(1e-2, state.opt_state), 1e-2, rtol=1e-6)
 
 
 def test_nnx_optimizer_accepts_a_gradtx_optimizer():

@@ -146,3 +146,22 @@ def test_adam_rejects_a_mismatched_tree_instead_of_broadcasting():
         tx.update({"w": jnp.ones(1)}, state)
     with pytest.raises(gradtx.TreeMismatchError):
         tx.update({"v": jnp.ones(3)}, state)
+
+
+def test_incremental_update_with_none_new_tensors_is_none_as_optax():
+    import optax
+
+    x = {"a": jnp.ones(2), "b": None}
+    assert gradtx.incremental_update(None, x, 1) is None
+    assert optax.incremental_update(None, x, 1) is None
+    ours = gradtx.incremental_update({"a": jnp.zeros(2), "b": None}, x, 0.5)
+    assert ours["b"] is None and ours["a"].tolist() == [0.5, 0.5]
+    assert gradtx.incremental_update({"a": None}, {"a": jnp.ones(2)}, 0.5) == {"a": None}
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
+def test_array_hyperparameters_of_every_dtype_are_validated_alike(dtype):
+    # Issue 14 item 14: a bfloat16 array skipped the checks that float16/32 arrays get.
+    with pytest.raises(ValueError, match=r"scale_by_adam\(b1="):
+        gradtx.scale_by_adam(b1=jnp.asarray(1.5, dtype))
+    gradtx.scale_by_adam(b1=jnp.asarray(0.5, dtype))

@@ -46,3 +46,23 @@ def test_docstring_sections(name):
     doc = inspect.getdoc(getattr(losses, name))
     for section in ("Args:", "Returns:", "Examples:", "References:", ".. math::"):
         assert section in doc, f"{name} lacks {section}"
+
+
+def test_top_level_loss_aliases_are_optax_s_and_one_object():
+    top = sorted(
+        name
+        for name in dir(optax)
+        if not name.startswith("_")
+        and hasattr(optax.losses, name)
+        and getattr(optax, name) is getattr(optax.losses, name)
+    )
+    assert len(top) >= 19
+    for name in top:
+        assert getattr(gradtx, name) is getattr(losses, name), name
+        assert name in gradtx.__all__
+
+
+def test_every_optax_loss_name_exists():
+    names = [n for n in dir(optax.losses) if not n.startswith("_")]
+    missing = [n for n in names if not hasattr(losses, n)]
+    assert not missing, missing

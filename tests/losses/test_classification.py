@@ -361,3 +361,33 @@ def test_focal_hyperparameter_validation():
     # Traced hyperparameters pass through unchecked.
     jitted = jax.jit(lambda a, g: losses.sigmoid_focal_loss(x, y, alpha=a, gamma=g))
     assert_close(jitted(0.25, 2.0), losses.sigmoid_focal_loss(x, y, alpha=0.25, gamma=2.0))
+
+
+# --- issue 14 item 1: the gradient with respect to the labels ------------------------------
+
+
+@pytest.mark.parametrize("jitted", [False, True])
+def test_softmax_ce_label_gradient_is_minus_log_softmax_also_at_zero_labels(jitted):
+    y = jnp.array([[10.0, 1.0, -2.0], [1.0, 4.0, 0.2]])
+    t = jnp.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    grad = jax.grad(lambda t: losses.softmax_cross_entropy(y, t).sum())
+    grad = jax.jit(grad) if jitted else grad
+    expected = -_log_softmax64(y)
+    assert_close(grad(t), expected, rtol=1e-6, atol=1e-6)
+    theirs = jax.grad(lambda t: optax.losses.softmax_cross_entropy(y, t).sum())(t)
+    assert_close(grad(t), theirs, rtol=1e-6, atol=1e-6)
+
+
+def test_softmax_ce_label_gradient_with_where_and_minus_inf_logits():
+    y = jnp.array([[2.0, -jnp.inf, 0.5, 1.0]])
+    t = jnp.array([[0.5, 0.0, 0.0, 0.5]])
+    where = jnp.array([[True, True, True, False]])
+    value, grad = jax.value_and_grad(lambda t: losses.softmax_cross_entropy(y, t, where=where)[0])(
+        t
+    )
+    log_sm = _log_softmax64(np.array([[2.0, 0.5]]))[0]
+    assert_close(value, -0.5 * log_sm[0], rtol=1e-6)
+    # -log_softmax on the selected finite classes, 0 at the -inf logit (not +inf) and
+    # off the mask.
+    assert_close(grad, [[-log_sm[0], 0.0, -log_sm[1], 0.0]], rtol=1e-6)
+    assert_finite_grads(lambda x: losses.softmax_cross_entropy(x, t, where=where), y)

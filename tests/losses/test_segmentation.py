@@ -135,3 +135,29 @@ def test_dice_validation():
         trace(losses.dice_loss, logits, targets, class_weights=jnp.ones(2))
     with pytest.raises(TypeError, match="predictions must have a floating dtype"):
         trace(losses.dice_loss, targets.astype(np.int32), targets)
+
+
+# --- issue 14 item 7: apply_softmax=False checks the predictions are distributions --------
+
+
+def test_dice_without_softmax_rejects_non_distributions_as_optax():
+    r = rng(11)
+    targets = jnp.asarray(np.eye(3, dtype=np.float32)[r.randint(0, 3, (2, 4))])
+    invalid = jnp.asarray(r.rand(2, 4, 3).astype(np.float32))
+    with pytest.raises(ValueError, match="valid probability distributions"):
+        losses.dice_loss(invalid, targets, apply_softmax=False)
+    with pytest.raises(ValueError):
+        optax.losses.dice_loss(invalid, targets, apply_softmax=False)
+    valid = jax.nn.softmax(jnp.asarray(r.randn(2, 4, 3).astype(np.float32)), axis=-1)
+    ours = losses.dice_loss(valid, targets, apply_softmax=False)
+    assert_close(ours, optax.losses.dice_loss(valid, targets, apply_softmax=False), rtol=1e-6)
+    bf16 = valid.astype(jnp.bfloat16)  # sums off by a bfloat16 rounding still pass
+    assert losses.dice_loss(bf16, targets, apply_softmax=False).shape == (2,)
+
+
+def test_dice_without_softmax_binary_probabilities_must_lie_in_unit_interval():
+    t = jnp.array([[[0.0], [1.0]]])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        losses.dice_loss(jnp.array([[[1.5], [0.5]]]), t, apply_softmax=False)
+    with pytest.raises(ValueError, match="valid probability"):
+        losses.dice_loss(jnp.array([[[-0.1], [0.5]]]), t, apply_softmax=False)

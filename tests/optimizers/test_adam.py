@@ -13,7 +13,6 @@ import pytest
 
 import gradtx
 from gradtx.transforms._adam_family import ScaleByAdamState, ScaleByAmsgradState
-from gradtx.transforms._scaling import ScaleByLearningRateState
 from tests.helpers import (
     assert_same_shapes_and_dtypes,
     assert_trees_close,
@@ -150,9 +149,12 @@ def test_chains_and_learning_rate_in_state():
     g = gradient_sequence(params, 1)[0]
     state = gradtx.adamw(schedule).init(params)
     assert len(state) == 3 and isinstance(state[0], ScaleByAdamState)
-    assert isinstance(state[2], ScaleByLearningRateState)
+    assert isinstance(state[2], gradtx.ScaleByScheduleState)  # Optax's
+    assert isinstance(gradtx.adamw(0.1).init(params)[2], gradtx.EmptyState)
     _, state = gradtx.adamw(schedule).update(g, state, params)
-    np.testing.assert_allclose(gradtx.tree.get(state, "learning_rate"), schedule(jnp.int32(0)))
+    np.testing.assert_allclose(
+        gradtx.current_learning_rate(schedule, state), schedule(jnp.int32(1))
+    )
     assert len(gradtx.adam(0.1).init(params)) == 2
     assert isinstance(gradtx.amsgrad(0.1).init(params)[0], ScaleByAmsgradState)
     assert len(gradtx.novograd(0.1).init(params)) == 2  # decay inside scale_by_novograd
@@ -273,3 +275,20 @@ def test_float64_leaves_keep_their_dtype(name, x64):
     updates, _, state = run_updates(opt, params, grads)
     assert_same_shapes_and_dtypes(updates[-1], grads[-1])
     assert_same_shapes_and_dtypes(state, opt.init(params))
+
+
+def test_python_scalar_update_leaves_work_as_in_optax():
+    # Issue 14 item 13: Optax's adam accepts Python numbers as gradient leaves.
+    import optax
+
+    grads = {"a": 1, "b": 2.0}
+    for ours, theirs in (
+        (gradtx.adam(1e-3), optax.adam(1e-3)),
+        (gradtx.scale_by_adam(), optax.scale_by_adam()),
+    ):
+        u, _ = ours.update(grads, ours.init(grads))
+        with jax.numpy_dtype_promotion("standard"):
+            expected, _ = theirs.update(grads, theirs.init(grads))
+        for k in grads:
+            np.testing.assert_allclose(np.asarray(u[k]), np.asarray(expected[k]), rtol=1e-6)
+            assert u[k].dtype == jnp.float32

@@ -67,9 +67,10 @@ def test_sgd_closed_form_and_readable_learning_rate():
     params = {"w": jnp.ones(2)}
     state = opt.init(params)
     for t in range(3):
+        lr = float(gradtx.current_learning_rate(_schedule, state))
+        assert lr == pytest.approx(0.1 / (1 + 0.1 * t))
         u, state = opt.update({"w": jnp.ones(2)}, state, params)
         np.testing.assert_allclose(u["w"], -0.1 / (1 + 0.1 * t), rtol=1e-6)
-        assert float(gradtx.tree.get(state, "learning_rate")) == pytest.approx(0.1 / (1 + 0.1 * t))
 
 
 def test_sign_sgd_uses_only_signs():

@@ -153,7 +153,7 @@ BAD: dict[str, tuple[dict[str, Any], list[tuple[str, Any]]]] = {
             ("max_scale", INF),
         ],
     ),
-    "monitor": ({}, [("vanishing_threshold", -1.0), ("exploding_threshold", NAN)]),
+    "training_monitor": ({}, [("vanishing_threshold", -1.0), ("exploding_threshold", NAN)]),
     "quantized_state": ({"inner": _ADAM}, [("bits", 3), ("block_size", 0)]),
     "reduce_on_plateau": (
         {},
@@ -241,6 +241,29 @@ BAD: dict[str, tuple[dict[str, Any], list[tuple[str, Any]]]] = {
         {"base_lr": 0.1, "base_batch": 32, "batch": 64},
         [("base_batch", 0), ("batch", 0)],
     ),
+    # issue 15: the rest of Optax's top level
+    "scale_by_rprop": (
+        _LR,
+        [("learning_rate", -1.0), ("eta_minus", 1.5), ("eta_plus", 0.5), ("min_step_size", -1.0)],
+    ),
+    "rprop": (_LR, [("learning_rate", NAN), ("eta_minus", -0.5), ("max_step_size", -1.0)]),
+    "scale_by_sm3": ({}, [("b1", 1.5), ("b2", 2.0), ("eps", -1.0)]),
+    "sm3": (_LR, [("learning_rate", NAN), ("momentum", 1.5)]),
+    "fromage": (_LR, [("learning_rate", NAN), ("min_norm", -1.0)]),
+    "scale_by_polyak": ({}, [("eps", -1.0), ("max_learning_rate", -1.0), ("variant", "x")]),
+    "polyak_sgd": ({}, [("eps", -1.0), ("variant", "x"), ("f_min", NAN)]),
+    "scale_by_optimistic_gradient": ({}, [("alpha", NAN), ("beta", INF)]),
+    "optimistic_gradient_descent": (_LR, [("learning_rate", NAN), ("alpha", NAN)]),
+    "optimistic_adam_v2": (_LR, [("b1", 1.5), ("learning_rate", NAN), ("beta", INF)]),
+    "signum": (_LR, [("beta", 1.5), ("learning_rate", NAN)]),
+    "scale_by_distance_over_gradients": (
+        {},
+        [("reps_rel", 0.0), ("eps", -1.0), ("global_scale", NAN)],
+    ),
+    "normalize_by_update_norm": ({}, [("eps", -1.0), ("scale_factor", NAN)]),
+    "scale_by_param_block_norm": ({}, [("min_scale", -1.0)]),
+    "scale_by_param_block_rms": ({}, [("min_scale", NAN)]),
+    "measure_with_ema": ({"measure": jnp.sum, "decay": 0.9}, [("decay", 1.5)]),
 }
 
 # Container-valued arguments: the message names the offending element; (kwargs, shown).
@@ -286,11 +309,33 @@ DELEGATES: dict[str, tuple[str, ...]] = {
     "lars": ("scale_by_trust_ratio", "trace"),
     "adafactor": ("scale_by_factored_rms",),
     "lbfgs": ("scale_by_lbfgs",),
+    "rprop": ("scale_by_rprop",),
+    "sm3": ("scale_by_sm3",),
+    "polyak_sgd": ("scale_by_polyak",),
+    "optimistic_gradient_descent": ("scale_by_optimistic_gradient", "scale_by_learning_rate"),
+    "optimistic_adam_v2": (
+        "scale_by_adam",
+        "scale_by_optimistic_gradient",
+        "scale_by_learning_rate",
+    ),
+    "signum": ("ema", "scale_by_learning_rate"),
+    "measure_with_ema": ("ema",),
 }
-ARG_RENAMES: dict[tuple[str, str], str] = {("adafactor", "eps"): "epsilon"}
+ARG_RENAMES: dict[tuple[str, str], str] = {
+    ("adafactor", "eps"): "epsilon",
+    ("sm3", "momentum"): "b1",
+    ("signum", "beta"): "decay",
+}
 
 # Public factories with arguments but no certainly-wrong *value*, and why.
 NO_BAD_VALUE: dict[str, str] = {
+    "optimistic_adam": "deprecated in Optax (warns); its checks are optimistic_adam_v2's blocks",
+    "conditionally_mask": "takes a transform and a condition; kinds are tested in "
+    "tests/wrappers/test_optax_monitoring.py",
+    "conditionally_transform": "as conditionally_mask",
+    "selective_transform": "takes a transform and a mask (any pytree of bools)",
+    "snapshot": "takes a name and a function; kinds are tested in test_optax_monitoring.py",
+    "monitor": "takes a dict of measures; kinds are tested in test_optax_monitoring.py",
     "chain": "takes transforms only; wrong kinds are in test_wrong_kinds_raise_type_error",
     "named_chain": "takes (name, transform) pairs; kinds and duplicates are tested elsewhere",
     "stateless": "takes a function; any callable is valid",

@@ -173,7 +173,7 @@ def test_int32_counters_saturate_instead_of_wrapping(entry: Entry):
         assert all_finite(updates)
     counters = [x for p, x in jax.tree_util.tree_leaves_with_path(state) if _is_counter(p, x)]
     assert counters and all(int(c) == INT32_MAX for c in counters), counters
-    assert all_finite(state) or entry.name.startswith("monitor")
+    assert all_finite(state) or entry.name.startswith("training_monitor")
 
 
 def test_cyclic_counter_exemptions_are_registry_entries():

@@ -45,8 +45,8 @@ SHAPES = [(), (0,), (3,), (2, 3), (0, 2), (1, 1, 2)]
 LOW_PRECISION = ("float16", "bfloat16")
 
 # Entries whose *state* may legitimately hold an infinity: a diagnostic ratio over zero
-# params (monitor) or the "no best value yet" sentinel (reduce_on_plateau).
-STATE_MAY_BE_INF = ("monitor", "reduce_on_plateau", "inject_hyperparams_reduce_on_plateau")
+# params (training_monitor) or the "no best value yet" sentinel (reduce_on_plateau).
+STATE_MAY_BE_INF = ("training_monitor", "reduce_on_plateau", "inject_hyperparams_reduce_on_plateau")
 
 
 class _Leaf:
@@ -175,7 +175,7 @@ INTEGER_SAFE = [
     "scale_by_factored_rms",
     "freeze",
     "apply_every",
-    "monitor_standalone",
+    "training_monitor_standalone",
     "scale",
     "scale_by_learning_rate",
     "add_noise",

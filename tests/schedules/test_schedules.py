@@ -290,11 +290,6 @@ INVALID = [
     (gradtx.constant_schedule, dict(value=float("nan")), r"constant_schedule\(value=nan\)"),
     (
         gradtx.polynomial_schedule,
-        dict(init_value=1.0, end_value=0.0, power=1, transition_steps=-5),
-        r"polynomial_schedule\(transition_steps=-5\): transition_steps must be an integer >= 0",
-    ),
-    (
-        gradtx.polynomial_schedule,
         dict(init_value=1.0, end_value=0.0, power=0.0, transition_steps=5),
         r"polynomial_schedule\(power=0\.0\): power must be > 0",
     ),
@@ -495,3 +490,51 @@ def test_integer_valued_arrays_and_floats_are_accepted_as_step_counts():
     c = gradtx.cosine_decay_schedule(1.0, decay_steps=jnp.asarray(10))
     for s in (a, b, c):
         assert float(s(5)) == pytest.approx(0.5)
+
+
+# --- Optax's documented edge cases (issue 14, items 3, 9, 10) ------------------------------
+
+
+@pytest.mark.parametrize("name", ["polynomial_schedule", "linear_schedule"])
+@pytest.mark.parametrize("steps", [0, -1, -100])
+def test_non_positive_transition_steps_is_the_constant_init_value_as_optax(name, steps):
+    kwargs = dict(init_value=0.7, end_value=0.1, transition_steps=steps)
+    if name == "polynomial_schedule":
+        kwargs["power"] = 2
+    ours, theirs = getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs)
+    for t in (0, 1, 50):
+        assert float(ours(t)) == float(theirs(t)) == pytest.approx(0.7)
+
+
+def test_warmup_cosine_with_a_zero_peak_stays_zero_as_optax():
+    kwargs = dict(
+        init_value=0.2, peak_value=0, end_value=-3.0, warmup_steps=50, decay_steps=100, exponent=2
+    )
+    ours, theirs = (
+        gradtx.warmup_cosine_decay_schedule(**kwargs),
+        optax.warmup_cosine_decay_schedule(**kwargs),
+    )
+    assert float(ours(75)) == float(theirs(75)) == 0.0
+    for t in (0, 10, 49, 50, 51, 99, 100, 150):
+        np.testing.assert_allclose(float(ours(t)), float(theirs(t)), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("peak", [1.0, -0.5, 2.0])
+def test_warmup_cosine_is_optax_s_formula_bit_for_bit(peak):
+    kwargs = dict(init_value=0.0, peak_value=peak, end_value=0.1, warmup_steps=5, decay_steps=40)
+    ours, theirs = (
+        gradtx.warmup_cosine_decay_schedule(**kwargs),
+        optax.warmup_cosine_decay_schedule(**kwargs),
+    )
+    steps = jnp.arange(60)
+    with jax.numpy_dtype_promotion("standard"):  # Optax's own mode
+        expected = jax.vmap(theirs)(steps)
+    np.testing.assert_array_equal(jax.vmap(ours)(steps), expected)
+
+
+def test_cosine_decay_with_more_steps_than_int32_does_not_overflow():
+    sched = gradtx.cosine_decay_schedule(1000.0, decay_steps=int(1e10))
+    np.testing.assert_allclose(float(sched(int(1e9))), 975.52826, rtol=1e-6)
+    theirs = optax.cosine_decay_schedule(1000.0, decay_steps=int(1e10))
+    np.testing.assert_allclose(float(sched(int(1e9))), float(theirs(int(1e9))), rtol=1e-6)
+    np.testing.assert_allclose(float(sched(int(3e9))), float(theirs(int(3e9))), rtol=1e-6)

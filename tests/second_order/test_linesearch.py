@@ -261,8 +261,10 @@ def test_data_arguments_reach_value_fn(factory):
     tx = gradtx.chain(gradtx.scale(-1.0), factory())
     w = jnp.zeros(2)
     v, g = jax.value_and_grad(loss)(w, x, y)
-    # x and y go to value_fn; an argument it does not name is ignored.
-    with_data, s1 = tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=loss, x=x, y=y, tag=3)
+    # x and y go to value_fn; an argument it does not name is a TypeError, as in Optax.
+    with_data, s1 = tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=loss, x=x, y=y)
+    with pytest.raises(TypeError, match=r"does not consume: \['tag'\]"):
+        tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=loss, x=x, y=y, tag=3)
     closed = lambda w: loss(w, x, y)  # noqa: E731
     reference, s2 = tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=closed)
     assert_trees_close(with_data, reference, rtol=1e-6)
@@ -321,3 +323,27 @@ def test_errors():
         tx.update(w, tx.init(w), w, value=jnp.ones(()), value_fn=jnp.sum)
     with pytest.raises(ValueError, match=r"needs params"):
         tx.update(w, tx.init(w), value=jnp.ones(()), grad=w, value_fn=jnp.sum)
+
+
+def test_backtracking_accepts_an_increase_factor_below_one():
+    # Issue 14 item 14: Optax accepts any factor there (a factor < 1 shrinks the guess).
+    tx = gradtx.scale_by_backtracking_linesearch(max_backtracking_steps=5, increase_factor=1e-5)
+    assert tx.init(jnp.zeros(2)) is not None
+    with pytest.raises(ValueError, match=r"increase_factor=0.0\): increase_factor must be"):
+        gradtx.scale_by_backtracking_linesearch(max_backtracking_steps=5, increase_factor=0.0)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [gradtx.scale_by_zoom_linesearch, gradtx.scale_by_backtracking_linesearch],
+)
+def test_update_after_setting_a_python_float_learning_rate(factory):
+    # Issue 14 item 12: tree.set(state, learning_rate=1.0) puts a Python float in state.
+    tx = factory(10)
+    f = lambda w: jnp.sum((w - 1.0) ** 2)  # noqa: E731
+    w = jnp.zeros(2)
+    state = tx.init(w)._replace(learning_rate=1.0)
+    v, g = jax.value_and_grad(f)(w)
+    u, state = tx.update(-g, state, w, value=v, grad=g, value_fn=f)
+    assert float(f(w + u)) < float(v)
+    assert jnp.result_type(state.learning_rate) == jnp.float32

@@ -209,8 +209,57 @@ def test_eigenvalue_density_of_a_hessian_with_bounds():
             ),
             r"eigenvalue_density\(sigma_squared=0.0\)",
         ),
+        (
+            lambda: so.eigenvalue_density(jnp.eye(3), jnp.ones(3), jax.random.key(0), batch_size=0),
+            r"eigenvalue_density\(batch_size=0\)",
+        ),
     ],
 )
 def test_validation(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_lanczos_on_a_tree_matches_lanczos_on_the_raveled_vector(x64):
+    # Same numbers as a tree of 2-D leaves (and a None) or as one vector: same T, same basis.
+    a, _ = _symmetric()
+    matvec, like = _as_tree_operator(a)
+    like = {**like, "none": None}
+    tree_matvec = lambda v: {**matvec({"b": v["b"], "w": v["w"]}), "none": None}  # noqa: E731
+    v0 = jax.tree.map(lambda x: jnp.linspace(1.0, 2.0, x.size).reshape(x.shape), like)
+    flat0 = jnp.concatenate([v0["b"], v0["w"].ravel()])
+    tree_res = jax.jit(lambda v: so.lanczos(tree_matvec, v, 30, return_vectors=True))(v0)
+    flat_res = jax.jit(lambda v: so.lanczos(jnp.asarray(a), v, 30, return_vectors=True))(flat0)
+    np.testing.assert_allclose(tree_res.alphas, flat_res.alphas, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tree_res.betas, flat_res.betas, rtol=1e-12, atol=1e-12)
+    assert tree_res.basis["none"] is None and tree_res.basis["w"].shape == (30, 10, 15)
+    q = np.concatenate([tree_res.basis["b"], np.asarray(tree_res.basis["w"]).reshape(30, -1)], 1)
+    np.testing.assert_allclose(q, flat_res.basis, atol=1e-12)
+
+
+def test_lanczos_float32_basis_stays_orthonormal():
+    # 120 steps on n = 200 in float32: Ritz values converge, which is when a single
+    # Gram-Schmidt pass stops being enough; the conditional second pass must catch it.
+    a, w = _symmetric()
+    res = jax.jit(lambda m, v: so.lanczos(m, v, 120, return_vectors=True))(
+        jnp.asarray(a, jnp.float32), jnp.ones(200, jnp.float32)
+    )
+    q = np.asarray(res.basis, np.float64)
+    assert res.basis.dtype == jnp.float32
+    np.testing.assert_allclose(q @ q.T, np.eye(120), atol=2e-5)
+    theta = np.asarray(res.eigenvalues, np.float64)
+    # No ghost copies: every Ritz value is within its residual of a distinct eigenvalue.
+    assert len(np.unique(np.round(theta[-4:], 3))) == 4
+    np.testing.assert_allclose(theta[[0, 1, -2, -1]], w[[0, 1, -2, -1]], rtol=1e-5)
+
+
+def test_eigenvalue_density_does_not_depend_on_the_batch_size(x64):
+    a, _ = _symmetric(60, seed=4)
+    run = lambda b: jax.jit(  # noqa: E731
+        lambda k: so.eigenvalue_density(
+            jnp.asarray(a), jnp.zeros(60), k, num_steps=20, num_probes=3, batch_size=b
+        )
+    )(jax.random.key(0))
+    one, batched = run(1), run(2)
+    np.testing.assert_allclose(batched.nodes, one.nodes, atol=1e-10)
+    np.testing.assert_allclose(batched.weights, one.weights, atol=1e-10)

@@ -276,3 +276,14 @@ def test_signature_matches_optax(name):
         assert ours[arg].kind == p.kind, arg
         if not callable(p.default):
             assert ours[arg].default == p.default, arg
+
+
+def test_per_example_global_norm_clip_of_an_integer_leaf_is_a_float_as_optax():
+    grads = [jnp.array([[1, 2], [0, 1]], jnp.int32), jnp.array([[0.5], [0.1]])]
+    ours, n = gradtx.per_example_global_norm_clip(grads, 1.0)
+    with jax.numpy_dtype_promotion("standard"):
+        theirs, n_theirs = optax.per_example_global_norm_clip(grads, 1.0)
+    assert ours[0].dtype == theirs[0].dtype == jnp.float32  # not truncated to int
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-6)
+    assert int(n) == int(n_theirs)

@@ -161,10 +161,29 @@ def test_tree_mismatch_is_reported(factory):
 
 
 @pytest.mark.parametrize("factory", [gradtx.trace, gradtx.ema])
-@pytest.mark.parametrize("decay", [1.0, -0.1, float("nan")])
+@pytest.mark.parametrize("decay", [1.1, -0.1, float("nan")])
 def test_decay_validation(factory, decay):
     with pytest.raises(ValueError, match=rf"{factory.__name__}\(decay="):
         factory(decay)
+    if factory is gradtx.ema:
+        with pytest.raises(ValueError, match=r"ema\(decay="):
+            factory(1.0)
+
+
+def test_trace_with_decay_one_is_a_running_sum():
+    # Issue 14 item 8: Optax accepts decay=1 (a running sum of the updates).
+    import optax
+
+    tx, ref = gradtx.trace(decay=1.0), optax.trace(decay=1.0)
+    state, ref_state = tx.init(jnp.zeros(2)), ref.init(jnp.zeros(2))
+    total = np.zeros(2)
+    for t in range(4):
+        g = jnp.asarray([1.0, -2.0]) * (t + 1)
+        u, state = tx.update(g, state)
+        expected, ref_state = ref.update(g, ref_state)
+        total += np.asarray(g)
+        np.testing.assert_allclose(np.asarray(u), total, rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(u), np.asarray(expected), rtol=1e-6)
 
 
 def test_traced_decay_is_accepted():

@@ -142,3 +142,55 @@ def test_callable_mask_returning_non_bools_raises_at_init():
 def test_inner_must_be_a_transform():
     with pytest.raises(TypeError, match=r"masked\(inner="):
         gradtx.masked("adam", {"w": True})
+
+
+@jax.tree_util.register_pytree_node_class
+class _CallableBools:
+    """A pytree of bools that is also callable, as an Equinox Module of bools is."""
+
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def __call__(self, *args):
+        raise AssertionError("a callable pytree of bools must be used as the mask tree")
+
+    def tree_flatten(self):
+        return (self.w, self.b), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+def test_a_callable_pytree_of_bools_is_the_mask_tree_as_in_optax():
+    params = _CallableBools(jnp.ones(2), jnp.ones(3))
+    grads = _CallableBools(jnp.full(2, 2.0), jnp.full(3, 4.0))
+    mask = _CallableBools(True, False)
+    for mod in (gradtx, optax):
+        tx = mod.masked(mod.scale(-1.0), mask)
+        updates, _ = tx.update(grads, tx.init(params), params)
+        assert updates.w.tolist() == [-2.0, -2.0] and updates.b.tolist() == [4.0] * 3
+    frozen = gradtx.freeze(mask)
+    updates, _ = frozen.update(grads, frozen.init(params))
+    assert updates.w.tolist() == [0.0, 0.0] and updates.b.tolist() == [4.0] * 3
+
+
+def test_masked_gives_an_extra_args_transform_as_in_optax():
+    tx = gradtx.masked(gradtx.scale(-1.0), {"w": True})
+    assert isinstance(tx, gradtx.GradientTransformationExtraArgs)
+    assert isinstance(
+        optax.masked(optax.scale(-1.0), {"w": True}), optax.GradientTransformationExtraArgs
+    )
+
+
+def test_tree_map_params_sees_through_masked_as_in_optax():
+    params = {"w": jnp.ones(2), "b": jnp.ones(3)}
+    mask = {"w": True, "b": False}
+    out = {}
+    for mod in (gradtx, optax):
+        tx = mod.masked(mod.scale_by_adam(), mask)
+        state = tx.init(params)
+        out[mod.__name__] = mod.tree.map_params(
+            tx, lambda x: "param", state, transform_non_params=lambda _: "other"
+        )
+    assert repr(out["gradtx"]) == repr(out["optax"])

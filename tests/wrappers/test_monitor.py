@@ -1,4 +1,4 @@
-"""monitor: statistics against NumPy, a vanishing layer is flagged, Optax's dict form."""
+"""training_monitor: statistics against NumPy, a vanishing layer is flagged; Optax's monitor."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_monitor_flags_a_vanishing_layer_during_training(key):
     params = _mlp_params(key)
     x = jax.random.normal(jax.random.fold_in(key, 1), (16, 4))
     y = jnp.sin(x[:, :1])
-    tx = gradtx.monitor(adam_chain(lr=1e-2))
+    tx = gradtx.training_monitor(adam_chain(lr=1e-2))
 
     def body(carry, _):
         p, state = carry
@@ -57,7 +57,7 @@ def test_statistics_match_numpy():
     params = example_params()
     grads = gradient_sequence(params, 1)[0]
     inner = adam_chain(lr=0.1)
-    tx = gradtx.monitor(inner, exploding_threshold=2.0)
+    tx = gradtx.training_monitor(inner, exploding_threshold=2.0)
     u, state = jax.jit(tx.update)(grads, tx.init(params), params)
     u_ref, _ = inner.update(grads, inner.init(params), params)
     assert_trees_close(u, u_ref, rtol=1e-6)  # (jit vs eager)
@@ -78,7 +78,7 @@ def test_statistics_match_numpy():
 def test_standalone_monitor_passes_updates_through_in_a_chain():
     params = example_params(jnp.bfloat16)
     grads = gradient_sequence(params, 1)[0]
-    tx = gradtx.chain(gradtx.monitor(), gradtx.scale(-0.5))
+    tx = gradtx.chain(gradtx.training_monitor(), gradtx.scale(-0.5))
     u, state = tx.update(grads, tx.init(params))
     assert_trees_close(u, jax.tree.map(lambda g: -0.5 * g, grads), rtol=0.0)
     assert state[0].grad_norm == state[0].update_norm and state[0].grad_norm.dtype == jnp.float32
@@ -87,7 +87,7 @@ def test_standalone_monitor_passes_updates_through_in_a_chain():
 
 def test_none_leaves_and_stable_state():
     params = {"w": jnp.ones(3), "none": None}
-    tx = gradtx.monitor(gradtx.scale(-1.0))
+    tx = gradtx.training_monitor(gradtx.scale(-1.0))
     state0 = tx.init(params)
     _, state = jax.jit(tx.update)({"w": jnp.zeros(3), "none": None}, state0, params)
     assert state.vanishing["none"] is None and bool(state.vanishing["w"])
@@ -120,12 +120,18 @@ def test_optax_dict_form_matches_optax():
     "kwargs, error, match",
     [
         ({"vanishing_threshold": -1.0}, ValueError, r"monitor\(vanishing_threshold=-1.0\)"),
-        ({"exploding_threshold": 0.0}, ValueError, r"monitor\(exploding_threshold=0.0\)"),
+        ({"exploding_threshold": 0.0}, ValueError, r"training_monitor\(exploding_threshold=0.0\)"),
         ({"vanishing_threshold": 5.0, "exploding_threshold": 1.0}, ValueError, "must be <"),
-        ({"inner": 3}, TypeError, r"monitor\(inner=3\)"),
-        ({"inner": {"norm": 3}}, TypeError, r"measures\['norm'\]"),
+        ({"inner": 3}, TypeError, r"training_monitor\(inner=3\)"),
     ],
 )
 def test_arguments_are_validated(kwargs, error, match):
     with pytest.raises(error, match=match):
-        gradtx.monitor(**kwargs)
+        gradtx.training_monitor(**kwargs)
+
+
+def test_optax_monitor_validates_its_measures():
+    with pytest.raises(TypeError, match=r"measures\['norm'\]"):
+        gradtx.monitor({"norm": 3})
+    with pytest.raises(TypeError, match=r"monitor\(measures="):
+        gradtx.monitor(gradtx.scale(1.0))

@@ -184,8 +184,8 @@ def test_only_large_floating_leaves_are_quantized():
         assert moment["nested"]["small"].dtype == jnp.float32
         assert moment["scalar"].dtype == jnp.float32
         assert moment["none"] is None
-    # The learning-rate state is untouched and still readable by name.
-    assert float(gradtx.tree.get(state, "learning_rate")) == pytest.approx(1e-2)
+    # The learning-rate state is untouched: a constant rate keeps Optax's EmptyState.
+    assert float(gradtx.current_learning_rate(1e-2, state)) == pytest.approx(1e-2)
 
 
 def test_updates_track_float32_adam():

@@ -1,4 +1,4 @@
-"""Arithmetic on pytrees."""
+"""Norms and inner products of pytrees, accumulated in float32 or wider."""
 
 from __future__ import annotations
 
@@ -9,64 +9,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._numerics import abs_sq, common_dtype, compute_dtype
-
-
-def add(tree: Any, *others: Any) -> Any:
-    """Leafwise sum of trees of the same structure.
-
-    Args:
-      tree: the first tree.
-      *others: more trees.
-
-    Returns:
-      ``tree + others[0] + ...`` per leaf.
-
-    Examples:
-      >>> import jax.numpy as jnp, gradtx
-      >>> x = {"w": jnp.array([1.0, 2.0])}
-      >>> gradtx.tree.add(x, x, {"w": jnp.array([0.5, 0.5])})["w"].tolist()
-      [2.5, 4.5]
-    """
-    return jax.tree.map(lambda *xs: functools.reduce(operator.add, xs), tree, *others)
-
-
-def sub(tree_x: Any, tree_y: Any) -> Any:
-    """Leafwise ``x - y``.
-
-    Args:
-      tree_x: minuend.
-      tree_y: subtrahend.
-
-    Returns:
-      The difference tree.
-
-    Examples:
-      >>> import jax.numpy as jnp, gradtx
-      >>> gradtx.tree.sub({"w": jnp.array([3.0, 1.0])}, {"w": jnp.array([1.0, 1.0])})["w"].tolist()
-      [2.0, 0.0]
-    """
-    return jax.tree.map(operator.sub, tree_x, tree_y)
-
-
-def scale(scalar: Any, tree: Any) -> Any:
-    """Multiply every leaf by ``scalar``.
-
-    Args:
-      scalar: a number or scalar array.
-      tree: the tree.
-
-    Returns:
-      ``scalar * tree`` per leaf, each leaf keeping its dtype.
-
-    Examples:
-      >>> import jax.numpy as jnp, gradtx
-      >>> t = gradtx.tree.scale(0.5, {"w": jnp.array([2.0, -4.0], jnp.bfloat16)})
-      >>> t["w"].tolist(), t["w"].dtype
-      ([1.0, -2.0], dtype(bfloat16))
-    """
-    return jax.tree.map(lambda x: (scalar * x).astype(jnp.result_type(x)), tree)
-
+from gradtx.core._numerics import abs_sq, common_dtype, compute_dtype, is_float
+from gradtx.tree._arith import max as tree_max
+from gradtx.tree._arith import sum as tree_sum
 
 # A tree with at least _WIDE_TREE leaves of at most _SMALL_LEAF elements has those leaves
 # concatenated before a norm's reduction.
@@ -83,6 +28,9 @@ def _widest(dtypes: list[Any]) -> Any:
 
 def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
     """Inner product ``sum_i <x_i, y_i>`` over all leaves, accumulated in float32 or wider.
+
+    Floating trees give a float32 (float64) scalar, also for bfloat16 leaves where Optax
+    returns bfloat16; integer trees give Optax's exact integer.
 
     Args:
       tree_x: a tree.
@@ -101,6 +49,10 @@ def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
     xs, ys = jax.tree.leaves(tree_x), jax.tree.leaves(tree_y)
     if not xs:
         return jnp.zeros([], jnp.float32)
+    if not any(is_float(x) or is_float(y) for x, y in zip(xs, ys, strict=True)):
+        # integer trees: an exact integer result, as Optax
+        terms = [jnp.vdot(jnp.asarray(x), jnp.asarray(y)) for x, y in zip(xs, ys, strict=True)]
+        return functools.reduce(operator.add, terms)
     dtype = _widest([jnp.result_type(x) for x in xs])
     terms = [
         jnp.vdot(jnp.asarray(x, dtype), jnp.asarray(y, dtype)) for x, y in zip(xs, ys, strict=True)
@@ -179,25 +131,37 @@ def global_norm(tree: Any) -> jax.Array:
     return l2_norm(tree)
 
 
-def where(condition: Any, tree_x: Any, tree_y: Any) -> Any:
-    """Select ``tree_x`` where ``condition`` holds, else ``tree_y``, per leaf.
+def norm(tree: Any, ord: Any = None, squared: bool = False) -> jax.Array:  # noqa: A002
+    """The vector norm of all leaves together, as ``optax.tree.norm``.
+
+    ``ord=None``/``2`` accumulates the squares in float32 or wider (`sum_of_squares`), so a
+    bfloat16 tree has a float32 norm where Optax returns bfloat16; ``ord=1`` and
+    ``ord=inf`` reduce in the leaves' dtype, as Optax does.
 
     Args:
-      condition: a boolean scalar, or a tree of booleans shaped like the leaves.
-      tree_x: chosen where ``condition`` is true.
-      tree_y: chosen elsewhere.
+      tree: a tree.
+      ord: ``None`` or ``2`` (Euclidean), ``1``, or ``jnp.inf`` / ``"inf"`` / ``"infinity"``.
+      squared: return the norm squared.
 
     Returns:
-      The selected tree.
+      A scalar array.
+
+    Raises:
+      ValueError: for another ``ord``.
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
-      >>> x, y = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([-1.0, -2.0])}
-      >>> gradtx.tree.where(jnp.array(False), x, y)["w"].tolist()
-      [-1.0, -2.0]
-      >>> gradtx.tree.where({"w": jnp.array([True, False])}, x, y)["w"].tolist()
-      [1.0, -2.0]
+      >>> t = {"a": jnp.array([3.0]), "b": jnp.array([-4.0])}
+      >>> [float(gradtx.tree.norm(t, o)) for o in (None, 1, "inf")]
+      [5.0, 7.0, 4.0]
     """
-    if jax.tree_util.treedef_is_leaf(jax.tree.structure(condition)):  # one array or bool
-        return jax.tree.map(lambda x, y: jnp.where(condition, x, y), tree_x, tree_y)
-    return jax.tree.map(lambda c, x, y: jnp.where(c, x, y), condition, tree_x, tree_y)
+    if ord is None or ord == 2:
+        return l2_norm(tree, squared=squared)
+    if ord == 1:
+        out = tree_sum(jax.tree.map(jnp.abs, tree))
+    elif ord in ("inf", "infinity") or ord == jnp.inf:
+        out = tree_max(jax.tree.map(jnp.abs, tree))
+    else:
+        raise ValueError(f"Unsupported ord: {ord}")
+    out = jnp.asarray(out)
+    return jnp.asarray(abs_sq(out) if squared else out)
