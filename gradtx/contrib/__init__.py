@@ -83,6 +83,12 @@ from gradtx.contrib._shampoo import shampoo as shampoo
 from gradtx.contrib._soap import ScaleBySoapState as ScaleBySoapState
 from gradtx.contrib._soap import scale_by_soap as scale_by_soap
 from gradtx.contrib._soap import soap as soap
+from gradtx.contrib._sophia import HutchinsonState as HutchinsonState
+from gradtx.contrib._sophia import SophiaState as SophiaState
+from gradtx.contrib._sophia import (
+    hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
+)
+from gradtx.contrib._sophia import sophia as sophia
 
 __all__ = [
     "COCOBState",
@@ -93,6 +99,7 @@ __all__ = [
     "DoWGState",
     "GaLoreDimensionNumbers",
     "GaLoreState",
+    "HutchinsonState",
     "MadgradState",
     "MechanicState",
     "MomoAdamState",
@@ -110,6 +117,7 @@ __all__ = [
     "ScaleBySimplifiedAdEMAMixState",
     "ScaleBySoapState",
     "ScheduleFreeState",
+    "SophiaState",
     "SplitRealAndImaginaryState",
     "acprop",
     "adam_mini",
@@ -124,6 +132,7 @@ __all__ = [
     "dowg",
     "dpsgd",
     "galore",
+    "hutchinson_estimator_diag_hessian",
     "madgrad",
     "mars",
     "mechanize",
@@ -154,5 +163,6 @@ __all__ = [
     "shampoo",
     "simplified_ademamix",
     "soap",
+    "sophia",
     "split_real_and_imaginary",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation
+from gradtx.core._base import GradientTransformation, GradientTransformationExtraArgs
 from gradtx.core._combine import chain
 from gradtx.transforms._adding import add_decayed_weights, check_mask
 from gradtx.transforms._scaling import scale_by_learning_rate
@@ -91,4 +91,4 @@ def alias(
         _validate.tree_match(fn, updates, params, what="params")
         return tx.update(updates, state, params, **extra_args)
 
-    return GradientTransformation(tx.init, update_fn)
+    return GradientTransformationExtraArgs(tx.init, update_fn)

@@ -18,7 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx.core import _numerics
-from gradtx.core._base import GradientTransformation, OptState, with_extra_args_support
+from gradtx.core._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    OptState,
+    with_extra_args_support,
+)
 from gradtx.transforms._scaling import ScaleByScheduleState
 
 __all__ = [
@@ -238,7 +243,7 @@ def _build(
                 inner_state=inner_state,
             )
 
-        return GradientTransformation(init_fn, update_fn)
+        return GradientTransformationExtraArgs(init_fn, update_fn)
 
     return wrapped
 

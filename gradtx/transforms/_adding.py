@@ -52,7 +52,7 @@ def resolve_mask(mask: Any, params: Any) -> Any:
     """
     if mask is None:
         mask = True
-    mask_tree = mask(params) if callable(mask) else mask
+    mask_tree = mask(params) if _validate.mask_is_callable(mask) else mask
     return jax.tree.map(
         lambda m, sub: jax.tree.map(lambda _: m, sub), mask_tree, params, is_leaf=_is_none
     )
@@ -163,7 +163,7 @@ def add_decayed_weights(
 
     # A mask tree holding boolean arrays selects elementwise (beyond Optax, whose
     # masks are static): that mask is applied here and the state stays unwrapped.
-    elementwise = not callable(mask) and any(
+    elementwise = not _validate.mask_is_callable(mask) and any(
         not isinstance(m, (bool, np.bool_)) for m in jax.tree.leaves(mask)
     )
     tx = GradientTransformation(init_fn, update_fn)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core._base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
 
 __all__ = ["scale_by_polyak"]
 
@@ -81,4 +81,4 @@ def scale_by_polyak(
         step = jnp.where(denom <= _TINY, jnp.zeros_like(step), step)
         return jax.tree.map(lambda g: step.astype(g.dtype) * g, updates), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)

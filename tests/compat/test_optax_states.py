@@ -153,6 +153,7 @@ _GRADTX_ONLY = {
     # TODO(issue 14): Optax's monitor(measures) keeps measurements={} and one state per
     # measure at init; gradtx's measures mode does not yet.
     "monitor": "the measures mode's state differs from Optax's (open)",
+    "scale_by_rprop_paper": "lagged=False (the paper's iRprop- step) is a gradtx argument",
 }
 
 
@@ -188,6 +189,15 @@ def test_init_state_matches_optax(case):
     ours, theirs = _pair(case)
     params = _params()
     assert structure(_init(ours, params)) == structure(_init(theirs, params))
+
+
+@pytest.mark.parametrize("case", _CASES)
+def test_transform_kind_matches_optax(case):
+    """``GradientTransformationExtraArgs`` where Optax returns one, plain where it does not
+    (callers pass ``value=`` ... only to the former)."""
+    ours, theirs = _pair(case)
+    extra = (gradtx.GradientTransformationExtraArgs, optax.GradientTransformationExtraArgs)
+    assert isinstance(ours, extra[0]) == isinstance(theirs, extra[1]), type(ours).__name__
 
 
 _ALIASES = [
