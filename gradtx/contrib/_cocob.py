@@ -72,7 +72,8 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
     def init_fn(params):
         zeros = tree_lib.zeros_like(params)
         return COCOBState(
-            init_particles=params,
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            init_particles=jax.tree.map(jnp.copy, params),
             cumulative_gradients=zeros,
             scale=tree_lib.full_like(params, eps),
             subgradients=tree_lib.zeros_like(params),
@@ -82,6 +83,7 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, state.cumulative_gradients)
         with jax.numpy_dtype_promotion("standard"):
             scale = jax.tree.map(lambda L, g: jnp.maximum(L, jnp.abs(g)), state.scale, updates)
             subgrads = jax.tree.map(lambda G, g: G + jnp.abs(g), state.subgradients, updates)

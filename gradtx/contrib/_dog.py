@@ -72,7 +72,8 @@ def _scale_by_dog(init_step, eps) -> GradientTransformation:
             r_eps = 0.0
         return DoGState(
             is_init_step=jnp.asarray(True),
-            init_params=params,
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            init_params=jax.tree.map(jnp.copy, params),
             max_dist=jnp.asarray(r_eps, dtype),
             sum_sq_norm_grads=jnp.asarray(0.0, dtype),
         )
@@ -80,6 +81,7 @@ def _scale_by_dog(init_step, eps) -> GradientTransformation:
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, state.init_params)
         with jax.numpy_dtype_promotion("standard"):
             dist = tree_lib.l2_norm(jax.tree.map(lambda a, b: a - b, state.init_params, params))
             max_dist = jnp.maximum(state.max_dist, dist)
@@ -161,7 +163,8 @@ def _scale_by_dowg(init_estim_sq_dist, eps) -> GradientTransformation:
         dtype = _util.lowest_float_dtype(params)
         start = eps if init_estim_sq_dist is None else init_estim_sq_dist
         return DoWGState(
-            init_params=params,
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            init_params=jax.tree.map(jnp.copy, params),
             weighted_sq_norm_grads=jnp.asarray(0.0, dtype),
             estim_sq_dist=jnp.asarray(start, dtype),
         )
@@ -169,6 +172,7 @@ def _scale_by_dowg(init_estim_sq_dist, eps) -> GradientTransformation:
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, state.init_params)
         with jax.numpy_dtype_promotion("standard"):
             diff = jax.tree.map(lambda a, b: a - b, state.init_params, params)
             sq_dist = jnp.maximum(state.estim_sq_dist, tree_lib.l2_norm(diff, squared=True))

@@ -80,15 +80,18 @@ def scale_by_madgrad(
             count=_numerics.zero_count(),
             grad_sum_sq=tree_lib.zeros_like(params),
             s=tree_lib.zeros_like(params),
-            x0=jax.tree.map(lambda x: x, params),
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            x0=jax.tree.map(jnp.copy, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, state.s)
+        count = _numerics.safe_increment(state.count)  # saturates: sqrt(k + 1) stays finite
         lr = _util.value(learning_rate, state.count)
         with jax.numpy_dtype_promotion("standard"):
-            lamb = (lr + eps) * jnp.sqrt(state.count + 1)
+            lamb = (lr + eps) * jnp.sqrt(count)
             nu = jax.tree.map(
                 lambda v, g: v + (lamb * g**2).astype(g.dtype), state.grad_sum_sq, updates
             )
@@ -104,7 +107,7 @@ def scale_by_madgrad(
                 updates,
             )
         return new, MadgradState(
-            count=_numerics.safe_increment(state.count),
+            count=count,
             grad_sum_sq=_util.stored(nu, state.grad_sum_sq),
             s=_util.stored(s, state.s),
             x0=state.x0,

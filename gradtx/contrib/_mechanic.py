@@ -101,15 +101,19 @@ def mechanize(
 
     def init_fn(params):
         dtype = _util.lowest_float_dtype(params)
-        zeros = jnp.zeros([num_betas], dtype)
+
+        def zeros():  # one buffer per field: a donated state must not alias itself
+            return jnp.zeros([num_betas], dtype)
+
         return MechanicState(
             base_optimizer_state=base_optimizer.init(params),
             count=_numerics.zero_count(),
-            r=zeros,
-            m=zeros,
-            v=zeros,
+            r=zeros(),
+            m=zeros(),
+            v=zeros(),
             s=jnp.ones([num_betas], dtype) * s_init,
-            x0=params,
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            x0=jax.tree.map(jnp.copy, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):

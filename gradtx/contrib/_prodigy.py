@@ -143,7 +143,8 @@ def prodigy(
             exp_avg=tree_lib.zeros_like(params),
             exp_avg_sq=tree_lib.zeros_like(params),
             grad_sum=tree_lib.zeros_like(params),
-            params0=params,
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            params0=jax.tree.map(jnp.copy, params),
             estim_lr=jnp.asarray(estim_lr0, dtype),
             numerator_weighted=jnp.zeros([], dtype),
             count=_numerics.zero_count(),

@@ -130,7 +130,8 @@ def sam(
             steps_since_sync=jnp.zeros([], jnp.int32),
             opt_state=optimizer.init(params),
             adv_state=adv_optimizer.init(params),
-            cache=None if opaque_mode else params,
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            cache=None if opaque_mode else jax.tree.map(jnp.copy, params),
         )
 
     def negate(tree):
@@ -139,6 +140,7 @@ def sam(
     def transparent_update_fn(updates, state, params=None, **extra_args):
         del extra_args
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, state.cache)
         first = state.steps_since_sync == 0
         last = state.steps_since_sync == sync_period - 1
         adv_updates, adv_state = adv_optimizer.update(updates, state.adv_state, params)
@@ -161,6 +163,7 @@ def sam(
 
     def opaque_update_fn(updates, state, params=None, **extra_args):
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, params, what="params")
         grad_fn: Callable[[Any, int], Any] = _validate.require_extra_arg(fn, extra_args, "grad_fn")
         adv_params, adv_updates, adv_state = params, updates, state.adv_state
         for i in range(sync_period - 1):

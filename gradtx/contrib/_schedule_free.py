@@ -165,6 +165,7 @@ def schedule_free(
 
     def update_fn(updates, state, params=None, **extra_args):
         _validate.require_params(fn, params)
+        _validate.tree_match(fn, updates, state.z)
         dtype = state.max_lr.dtype
         lr = learning_rate(state.step_count) if callable(learning_rate) else learning_rate
         max_lr = jnp.maximum(state.max_lr, jnp.asarray(lr).astype(dtype))

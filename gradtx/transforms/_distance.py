@@ -92,7 +92,8 @@ def scale_by_distance_over_gradients(
         return ScaleByDistanceOverGradientsState(
             max_dist=jax.tree.map(lambda x: (reps_rel * (1 + _l2(x))).astype(x.dtype), params),
             grad_sum_of_squares=jax.tree.map(lambda x: jnp.zeros(1, jnp.float32), params),
-            init_params=tree_lib.cast(params, param_dtype),
+            # A copy: the state must not hold the params' own buffers (a donated step).
+            init_params=jax.tree.map(jnp.copy, tree_lib.cast(params, param_dtype)),
         )
 
     def one(g, d, g_sos):
