@@ -119,6 +119,24 @@ def _class_options(path: str, name: str) -> list[str]:
     return [f"   :members: {', '.join(sorted(own))}"] if own else []
 
 
+def _home(path: str, name: str) -> str:
+    """Where an object is indexed: its defining public package when that package exports it
+    under the same name (``gradtx.tree_utils.NamedTupleKey`` is ``gradtx.tree``'s), else
+    ``path``. A re-export elsewhere is rendered with ``:no-index:`` (one index entry)."""
+    obj = getattr(importlib.import_module(path), name)
+    if path == "gradtx" or getattr(gradtx, name, None) is obj:
+        return path  # flat names are indexed at the flat path (see collect)
+    parts = getattr(obj, "__module__", "").split(".")
+    public = ".".join(p for p in parts if not p.startswith("_"))
+    if public != path and public.startswith("gradtx"):
+        try:
+            if getattr(importlib.import_module(public), name, None) is obj:
+                return public
+        except ImportError:
+            pass
+    return path
+
+
 def _title(text: str, char: str = "=") -> str:
     return f"{text}\n{char * len(text)}\n"
 
@@ -144,7 +162,10 @@ def render(page: Namespace) -> str:
     lines += [_title("Reference", "-"), ""]
     for path, name in page.entries:
         lines += [f".. currentmodule:: {path}", ""]
-        lines += [f".. {_directive(path, name)}:: {name}"] + _class_options(path, name) + [""]
+        options = _class_options(path, name)
+        if _home(path, name) != path:
+            options = [*options, "   :no-index:"]
+        lines += [f".. {_directive(path, name)}:: {name}"] + options + [""]
     return "\n".join(lines)
 
 
@@ -191,7 +212,7 @@ def _check_coverage(app, exception) -> None:
         return
     _, expected = collect()
     objects = app.env.get_domain("py").objects
-    missing = [f"{p}.{n}" for p, n in expected if f"{p}.{n}" not in objects]
+    missing = [f"{p}.{n}" for p, n in expected if f"{_home(p, n)}.{n}" not in objects]
     if missing:
         raise RuntimeError(f"public names without a rendered API entry: {missing}")
     app.config.gradtx_api_count = len(expected)
