@@ -209,10 +209,12 @@ def _build(
             hyperparams.update(
                 {k: _runtime(f(schedule_states[k]), dtype) for k, f in schedules.items()}
             )
-            # Integers (counts, sizes, seeds) reach the inner init as the Python values
-            # given, so integer checks at construction still accept them.
+            # Python numbers reach the inner init as given: they were checked at
+            # construction, integer checks (counts, sizes, seeds) still accept them, and a
+            # float's cast may round onto a bound the check excludes (b2=0.999 is 1.0 in
+            # bfloat16).
             call = {
-                k: (numeric[k] if isinstance(numeric.get(k), int) else v)
+                k: (numeric[k] if isinstance(numeric.get(k), (int, float)) else v)
                 for k, v in hyperparams.items()
             }
             return InjectStatefulHyperparamsState(

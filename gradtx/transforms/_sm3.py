@@ -20,7 +20,7 @@ class ScaleBySM3State(NamedTuple):
 
     Attributes:
       mu: per leaf, a list with one accumulator vector per axis (shape ``(n_i,)`` for
-        axis ``i``; a scalar leaf has one scalar accumulator), in the leaf's dtype.
+        axis ``i``; an empty list for a scalar leaf, as in Optax), in the leaf's dtype.
       nu: the momentum of the preconditioned updates, shaped like the parameters.
     """
 
@@ -29,14 +29,19 @@ class ScaleBySM3State(NamedTuple):
 
 
 def _axis_accumulators(p: jax.Array) -> list[jax.Array]:
-    if p.ndim == 0:
-        return [jnp.zeros([], p.dtype)]
+    if p.ndim == 1:  # the full accumulator: shaped, so sharded, like the parameter
+        return [tree_lib.zeros_like(p)]
     return [jnp.zeros((p.shape[i],), p.dtype) for i in range(p.ndim)]
 
 
-def _broadcast_min(shape: tuple[int, ...], accumulators: list[jax.Array]) -> jax.Array:
-    """:math:`\\min_i \\mu_i` over the covers containing each element, shaped ``shape``."""
-    if len(shape) < 2:
+def _broadcast_min(
+    shape: tuple[int, ...], accumulators: list[jax.Array], dtype: jnp.dtype
+) -> jax.Array:
+    """:math:`\\min_i \\mu_i` over the covers containing each element, shaped ``shape``
+    (zero for a scalar, which has no accumulator)."""
+    if not shape:
+        return jnp.zeros(shape, dtype)
+    if len(shape) == 1:
         return accumulators[0]
     rank = len(shape)
     expanded = [
@@ -47,7 +52,9 @@ def _broadcast_min(shape: tuple[int, ...], accumulators: list[jax.Array]) -> jax
 
 
 def _reduce_max(nu: jax.Array) -> list[jax.Array]:
-    if nu.ndim < 2:
+    if nu.ndim == 0:
+        return []
+    if nu.ndim == 1:
         return [nu]
     return [jnp.max(nu, axis=tuple(j for j in range(nu.ndim) if j != i)) for i in range(nu.ndim)]
 
@@ -56,7 +63,9 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Gradien
     """Scale by SM3's cover-set accumulators (memory linear in the sum of the dimensions).
 
     A leaf of shape :math:`(n_1, \\dots, n_k)` keeps one accumulator :math:`\\mu_i`
-    of length :math:`n_i` per axis (1-D leaves and scalars keep a full accumulator).
+    of length :math:`n_i` per axis (a 1-D leaf keeps a full accumulator; a scalar keeps
+    none, as in Optax's state, so its :math:`\\mu_{t-1}` is 0 and
+    :math:`\\nu_t = c\\, g_t^2`; Optax's update fails on a scalar leaf).
     For each element :math:`j`:
 
     .. math::
@@ -113,8 +122,8 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Gradien
         return jnp.where(b == 1, jnp.ones_like(b), 1 - b)
 
     def one(g, accumulators, nu):
-        g2 = _numerics.abs_sq(g).astype(accumulators[0].dtype)
-        prev = _broadcast_min(g.shape, accumulators)
+        g2 = _numerics.abs_sq(g).astype(nu.dtype)
+        prev = _broadcast_min(g.shape, accumulators, g2.dtype)
         accum = _numerics.promote_add(
             _numerics.scalar_mul(gain(g2), g2), _numerics.scalar_mul(b2, prev)
         ).astype(g2.dtype)

@@ -9,7 +9,12 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import _numerics
-from gradtx.core._base import GradientTransformation, OptState, set_to_zero
+from gradtx.core._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    OptState,
+    set_to_zero,
+)
 from gradtx.wrappers._masking import partition
 from gradtx.wrappers._util import cast_like, check_inner
 
@@ -95,7 +100,7 @@ def conditionally_transform(
     inner: GradientTransformation,
     should_transform_fn: ConditionFn,
     forward_extra_args: bool = False,
-) -> GradientTransformation:
+) -> GradientTransformationExtraArgs:
     """Apply ``inner`` on the steps where a condition holds; pass updates through otherwise.
 
     .. math:: u_t = \\begin{cases} \\text{inner}(g_t) & c(t) \\\\ g_t & \\text{otherwise}
@@ -110,7 +115,7 @@ def conditionally_transform(
       forward_extra_args: also pass the update's extra arguments to the condition.
 
     Returns:
-      A `GradientTransformation` with `ConditionallyTransformState`.
+      A `GradientTransformationExtraArgs` (as in Optax) with `ConditionallyTransformState`.
 
     Raises:
       TypeError: if ``inner`` is not a transform or the condition is not callable.
@@ -140,14 +145,14 @@ def conditionally_transform(
             inner_state, _numerics.safe_increment(state.step)
         )
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def conditionally_mask(
     inner: GradientTransformation,
     should_transform_fn: ConditionFn,
     forward_extra_args: bool = False,
-) -> GradientTransformation:
+) -> GradientTransformationExtraArgs:
     """Apply ``inner`` on the steps where a condition holds; zero updates otherwise.
 
     .. math:: u_t = \\begin{cases} \\text{inner}(g_t) & c(t) \\\\ 0 & \\text{otherwise}
@@ -159,7 +164,7 @@ def conditionally_mask(
       forward_extra_args: also pass the update's extra arguments to the condition.
 
     Returns:
-      A `GradientTransformation` with `ConditionallyMaskState`.
+      A `GradientTransformationExtraArgs` (as in Optax) with `ConditionallyMaskState`.
 
     Raises:
       TypeError: if ``inner`` is not a transform or the condition is not callable.
@@ -188,7 +193,7 @@ def conditionally_mask(
             step=_numerics.safe_increment(state.step), inner_state=inner_state
         )
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def selective_transform(

@@ -182,13 +182,14 @@ BAD: dict[str, tuple[dict[str, Any], list[tuple[str, Any]]]] = {
     "scale_by_saddle_free_newton": ({}, [("num_lanczos_steps", 0), ("damping", -1.0)]),
     # schedules
     "constant_schedule": ({"value": 1.0}, [("value", NAN)]),
+    # transition_steps <= 0 is a constant schedule in linear/polynomial (Optax's docs).
     "linear_schedule": (
         {"init_value": 1.0, "end_value": 0.0, "transition_steps": 10},
-        [("transition_steps", -1), ("transition_begin", -1), ("init_value", NAN)],
+        [("transition_begin", -1), ("init_value", NAN)],
     ),
     "polynomial_schedule": (
         {"init_value": 1.0, "end_value": 0.0, "power": 1.0, "transition_steps": 10},
-        [("transition_steps", -1), ("power", NAN), ("transition_begin", -1)],
+        [("power", NAN), ("transition_begin", -1)],
     ),
     "cosine_decay_schedule": (
         {"init_value": 1.0, "decay_steps": 10},

@@ -110,7 +110,13 @@ def test_sm3_matches_the_paper_on_a_matrix():
 def test_sm3_memory_is_one_vector_per_axis():
     state = gradtx.scale_by_sm3().init({"w": jnp.zeros((300, 200)), "s": jnp.zeros([])})
     assert [m.shape for m in state.mu["w"]] == [(300,), (200,)]
-    assert [m.shape for m in state.mu["s"]] == [()]
+    # A scalar keeps no accumulator (Optax's state): its nu_t is g_t^2 alone.
+    assert state.mu["s"] == []
+    tx = gradtx.scale_by_sm3(b1=0.0, eps=0.0)
+    state = tx.init(jnp.zeros([]))
+    for g in (3.0, -0.5):
+        u, state = tx.update(jnp.asarray(g), state)
+        assert float(u) == np.sign(g) and state.mu == []
 
 
 def test_dog_matches_the_paper_per_layer():
