@@ -174,7 +174,9 @@ def prodigy(
             )
             numerator = beta3 * state.numerator_weighted + (d / estim_lr0) * dlr * numerator_acum
             denominator = _util.l1_norm(grad_sum, numerator.dtype)
-            estim_lr = jnp.maximum(d, estim_lr_coef * numerator / denominator)
+            # A zero ||s||_1 (no gradient yet, an empty tree) leaves d as it is, not 0/0.
+            ratio = numerator / jnp.where(denominator > 0, denominator, 1)
+            estim_lr = jnp.where(denominator > 0, jnp.maximum(d, estim_lr_coef * ratio), d)
             new = jax.tree.map(
                 lambda m, v, p: -weight_decay * dlr * p - dlr * m / (jnp.sqrt(v) + d * eps),
                 exp_avg,
@@ -287,7 +289,9 @@ def dadapt_adamw(
             )
             l1 = _util.l1_norm(grad_sum, state.numerator_weighted.dtype)
             numerator = sb2 * state.numerator_weighted + (1 - sb2) * dlr * numerator_acum
-            estim_lr = jnp.maximum(state.estim_lr, numerator / ((1 - sb2) * l1))
+            scaled = (1 - sb2) * l1  # zero (no gradient yet, an empty tree): d stays
+            ratio = numerator / jnp.where(scaled > 0, scaled, 1)
+            estim_lr = jnp.where(scaled > 0, jnp.maximum(state.estim_lr, ratio), state.estim_lr)
             new = jax.tree.map(
                 lambda m, v, p: -weight_decay * dlr * p - m / (jnp.sqrt(v) + eps),
                 exp_avg,
