@@ -105,6 +105,8 @@ def cautious(
         def one(u, g):
             if u is None:
                 return None
+            if not jnp.issubdtype(u.dtype, jnp.inexact):
+                return jnp.zeros_like(u)  # integer leaves: a zero update of their dtype
             keep = (u * g.astype(u.dtype)) < 0
             dtype = _numerics.compute_dtype(u.dtype)
             fraction = jnp.maximum(jnp.mean(keep.astype(dtype)), jnp.asarray(min_fraction, dtype))
