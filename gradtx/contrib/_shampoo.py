@@ -159,8 +159,8 @@ def scale_by_shampoo(
                 return (jnp.broadcast_to(eye, shape), jnp.broadcast_to(eye, shape))
             return (jnp.zeros(shape, dtype), jnp.zeros(shape, dtype))
 
-        def zeros(p):
-            return None if p is None else jnp.zeros(jnp.shape(p), jnp.result_type(p))
+        def zeros(p):  # zeros_like: keeps the parameter's sharding
+            return None if p is None else jnp.zeros_like(p, dtype=jnp.result_type(p))
 
         return ScaleByShampooState(
             count=_numerics.zero_count(),

@@ -34,6 +34,11 @@ SHARDING_EXCEPTIONS: dict[str, str] = {
     "contrib.scale_by_shampoo": "the blocked [rows/b, cols/b, b, b] statistics and inverse "
     "roots are laid out as XLA chooses (state_shardings replicates them)",
     "contrib.scale_by_shampoo_adam_graft": "as contrib.scale_by_shampoo",
+    "contrib.scale_by_galore": "the projected moments ([r, n] or [m, r]) and the projector "
+    "([m, r] or [n, r]) have no parameter's shape, so state_shardings replicates them; the "
+    "jitted update returns them in XLA's layout (sharded along the unprojected axis)",
+    "contrib.scale_by_galore_std": "as contrib.scale_by_galore",
+    "contrib.galore": "as contrib.scale_by_galore",
 }
 
 # Relative tolerances against one device (default 2e-5): iterative solvers amplify the
