@@ -77,6 +77,7 @@ def _counts(tree) -> dict[str, int]:
         "keys": sum(_is_key(x) for x in jax.tree.leaves(tree)),
         "none": sum(x is None for x in nodes),
         "empty_states": sum(isinstance(x, tuple) and not x for x in empty),
+        "zero_size": sum(_is_empty(x) for x in jax.tree.leaves(tree)),
     }
 
 
@@ -139,7 +140,34 @@ def _setup(sharded: bool):
 
 def _abstract(tree):
     """The restore target: shapes, dtypes (typed keys included) and shardings of ``tree``."""
-    return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, _without_empty(tree))
+
+
+def _is_empty(x) -> bool:
+    return isinstance(x, jax.Array) and x.size == 0
+
+
+def _without_empty(tree):
+    """``tree`` with each zero-size array (Orbax refuses to save them; e.g. galore's
+    projector of a leaf it does not project) saved as ``None``."""
+    return jax.tree.map(lambda x: None if _is_empty(x) else x, tree)
+
+
+def _save(checkpointer, path: Path, tree) -> None:
+    checkpointer.save(path, _without_empty(tree))
+    checkpointer.wait_until_finished()
+
+
+def _restore(checkpointer, path: Path, like):
+    """Restore into ``like``'s structure; a zero-size array holds no bits, so it is
+    ``like``'s own (its shape, dtype and sharding)."""
+    restored = checkpointer.restore(path, _abstract(like))
+    return jax.tree.map(
+        lambda got, want: want if _is_empty(want) else got,
+        restored,
+        like,
+        is_leaf=lambda x: x is None,
+    )
 
 
 def _report(carry_a, carry_b, *, sharded: bool, bits: bool = True) -> dict:
@@ -159,17 +187,15 @@ def main(mode: str, folder: Path, sharded: bool) -> None:
     checkpointer = ocp.StandardCheckpointer()
     if mode == "run":
         mid = train(carry0, first)
-        checkpointer.save(folder / "mid", mid)
-        checkpointer.wait_until_finished()
-        restored = checkpointer.restore(folder / "mid", _abstract(carry0))
+        _save(checkpointer, folder / "mid", mid)
+        restored = _restore(checkpointer, folder / "mid", carry0)
         full = train(mid, second)
-        checkpointer.save(folder / "uninterrupted", full)
-        checkpointer.wait_until_finished()
+        _save(checkpointer, folder / "uninterrupted", full)
         report = {"roundtrip": _report(restored, mid, sharded=sharded), "counts": _counts(mid[1])}
     elif mode == "resume":
-        mid = checkpointer.restore(folder / "mid", _abstract(carry0))
+        mid = _restore(checkpointer, folder / "mid", carry0)
         resumed = train(mid, second)
-        full = checkpointer.restore(folder / "uninterrupted", _abstract(carry0))
+        full = _restore(checkpointer, folder / "uninterrupted", carry0)
         report = {
             "resumed": _report(resumed, full, sharded=sharded),
             "restored_shardings": _report(mid, carry0, sharded=sharded, bits=False),

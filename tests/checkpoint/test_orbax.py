@@ -52,7 +52,7 @@ def test_every_entry_round_trips_and_resumes_bit_identically(devices, tmp_path):
     assert sorted(run["roundtrip"]) == names and sorted(resume["resumed"]) == names
     # What the checkpoint held: the hard cases are there.
     assert run["counts"]["keys"] > 0 and run["counts"]["none"] > 0
-    assert run["counts"]["empty_states"] > 0
+    assert run["counts"]["empty_states"] > 0 and run["counts"]["zero_size"] > 0
     assert not _failures(run["roundtrip"]), _failures(run["roundtrip"])
     assert not _failures(resume["restored_shardings"]), _failures(resume["restored_shardings"])
     assert not _failures(resume["resumed"]), _failures(resume["resumed"])
