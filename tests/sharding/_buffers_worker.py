@@ -19,8 +19,10 @@ from tests.registry import ENTRIES
 
 def main() -> None:
     mesh = Mesh(jax.devices()[:2], ("x",))
-    # Every shape distinct, so a state leaf's shape names its parameter.
-    specs = {"w": ((8, 14), P("x", None)), "b": ((6,), P("x")), "v": ((5,), P())}
+    # Every shape distinct (and none a hyperparameter-sized vector: mechanize keeps one
+    # entry per beta, 6; L-BFGS one weight per memory slot, 10), so a state leaf's shape
+    # names its parameter.
+    specs = {"w": ((8, 14), P("x", None)), "b": ((12,), P("x")), "v": ((5,), P())}
     params = {
         k: jax.device_put(
             jnp.linspace(0.1, 1.0, int(jnp.prod(jnp.asarray(s)))).reshape(s),
