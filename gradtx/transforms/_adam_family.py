@@ -16,7 +16,8 @@ overflow the float16 update (``m / eps``); it is stored as float16's smallest su
 instead, which keeps the update finite. For float16 parameters ``nu_dtype=jnp.float32``
 is still the accurate choice.
 
-Lion, NovoGrad and Adan live in ``_adam_variants``.
+Lion, NovoGrad and Adan live in ``_adam_variants``; the moment arithmetic both share is in
+``_moment_math``.
 """
 
 from __future__ import annotations
@@ -43,108 +44,18 @@ __all__ = [
 ]
 
 
-# --- shared private helpers (also used by _adam_variants) -------------------------
-
-
-def _is_python_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _arith_dtype(*operands: Any) -> Any:
-    """The dtype JAX's standard promotion gives ``operands``; Python numbers are weak.
-
-    Arrays and traced hyperparameters take part; Python numbers do not (they never
-    widen a bfloat16 leaf, exactly as under standard promotion).
-    """
-    dtypes = [jnp.result_type(x) for x in operands if not _is_python_number(x)]
-    return _numerics.common_dtype(*dtypes)
-
-
-def _as(x: Any, dtype: Any) -> Any:
-    """``x`` in ``dtype`` (Python numbers stay weakly typed)."""
-    return x if _is_python_number(x) else jnp.asarray(x).astype(dtype)
-
-
-def _wide(tree: Any) -> Any:
-    """Half-precision float leaves (float16, bfloat16, float8) in float32; others as they are.
-
-    The Adam family runs its arithmetic on these: in float16, ``eps = 1e-8`` and
-    ``(1 - b2) g**2`` for small ``g`` round to 0. Callers cast the update back to the
-    gradient's dtype and the moments to their storage dtype.
-    """
-    return jax.tree.map(_wide_leaf, tree)
-
-
-def _wide_leaf(x: jax.Array) -> jax.Array:
-    dtype = jnp.result_type(x)
-    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
-        return x.astype(jnp.float32)
-    return x
-
-
-def _adam_ratio(m: jax.Array, v: jax.Array, eps: Any, eps_root: Any) -> jax.Array:
-    """``m / (sqrt(v + eps_root) + eps)`` in the common dtype of all four operands."""
-    dtype = _arith_dtype(m, v, eps, eps_root)
-    m, v = m.astype(dtype), v.astype(dtype)
-    return m / (jnp.sqrt(v + _as(eps_root, dtype)) + _as(eps, dtype))
-
-
-def _widen(moments: Any, updates: Any) -> Any:
-    """Moments stored narrower than the gradients (``mu_dtype``/``nu_dtype`` bfloat16)
-    enter the arithmetic in the gradients' dtype, so no intermediate is rounded to the
-    storage dtype (eager and jit then agree); only the stored state is rounded."""
-    return jax.tree.map(
-        lambda m, g: m.astype(_numerics.common_dtype(m.dtype, jnp.result_type(g))),
-        moments,
-        updates,
-    )
-
-
-def _same_dtypes(new: Any, old: Any) -> Any:
-    """Cast each leaf of ``new`` back to the dtype of the matching leaf of ``old``."""
-    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, old)
-
-
-def _same_dtypes_positive(new: Any, old: Any) -> Any:
-    """`_same_dtypes` for a non-negative second moment, which in float16 never rounds a
-    positive value down to 0: it keeps float16's smallest subnormal (2**-24) instead, so
-    that a zero gradient after tiny ones divides by ``sqrt(v)``, not by ``eps`` alone,
-    and stays in float16's range (``|m| <= sqrt(v)`` bounds the update as in float32)."""
-
-    def store(n: jax.Array, o: jax.Array) -> jax.Array:
-        if o.dtype == jnp.float16:
-            n = jnp.where(n > 0, jnp.maximum(n, 2.0**-24), n)
-        return n.astype(o.dtype)
-
-    return jax.tree.map(store, new, old)
-
-
-def _sub(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``a - b`` in the operands' common dtype."""
-    return _numerics.promote_add(a, -b)
-
-
-def _lerp(decay: Any, old: jax.Array, new: jax.Array) -> jax.Array:
-    """``(1 - decay) * new + decay * old`` with explicit promotion (Optax's order)."""
-    return _numerics.promote_add(
-        _numerics.scalar_mul(1 - decay, new), _numerics.scalar_mul(decay, old)
-    )
-
-
-def _debiased_first_moment(mu: Any, updates: Any, b1: Any, count: jax.Array, nesterov: bool) -> Any:
-    """``mu / (1 - b1**t)``, or with ``nesterov`` Dozat's look-ahead estimate
-
-    ``b1 * mu / (1 - b1**(t+1)) + (1 - b1) * g / (1 - b1**t)``.
-    """
-    if not nesterov:
-        return _numerics.bias_correction(mu, b1, count)
-    return jax.tree.map(
-        lambda m, g: _numerics.promote_add(
-            _numerics.scalar_mul(b1, m), _numerics.scalar_mul(1 - b1, g)
-        ),
-        _numerics.bias_correction(mu, b1, _numerics.safe_increment(count)),
-        _numerics.bias_correction(updates, b1, count),
-    )
+from gradtx.transforms._moment_math import (
+    _adam_ratio,
+    _arith_dtype,
+    _as,
+    _debiased_first_moment,
+    _is_python_number,
+    _same_dtypes,
+    _same_dtypes_positive,
+    _sub,
+    _wide,
+    _widen,
+)
 
 
 def _adam_step(

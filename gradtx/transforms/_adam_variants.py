@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from gradtx import tree as tree_lib
 from gradtx.core import _numerics, _validate
 from gradtx.core._base import GradientTransformation, Updates
-from gradtx.transforms._adam_family import (
+from gradtx.transforms._moment_math import (
     _adam_ratio,
     _lerp,
     _same_dtypes,
