@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics
+from gradtx.core import numerics
 
 __all__ = ["base_hungarian_algorithm", "hungarian_algorithm"]
 
@@ -85,7 +85,7 @@ def _prepare(cost_matrix: Any) -> tuple[jax.Array, bool]:
     cost = jnp.asarray(cost_matrix)
     if cost.ndim != 2:
         raise ValueError(f"cost_matrix must be 2-d, got shape {cost.shape}")
-    cost = cost.astype(_numerics.compute_dtype(cost.dtype))
+    cost = cost.astype(numerics.compute_dtype(cost.dtype))
     transpose = cost.shape[0] > cost.shape[1]
     return (cost.T if transpose else cost), transpose
 

@@ -9,9 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, chain, numerics, validate
 from gradtx.transforms import ScaleByBeliefState, add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["acprop", "scale_by_acprop"]
@@ -58,28 +56,28 @@ def scale_by_acprop(
       Methods", NeurIPS 2021, https://arxiv.org/abs/2110.05454
     """
     fn = "scale_by_acprop"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
 
     def init_fn(params):
         return ScaleByBeliefState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params),
             nu=tree_lib.zeros_like(params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
-        count = _numerics.safe_increment(state.count)
+        validate.tree_match(fn, updates, state.mu)
+        count = numerics.safe_increment(state.count)
         with jax.numpy_dtype_promotion("standard"):
-            mu = _numerics.update_moment(updates, state.mu, b1, 1)
+            mu = numerics.update_moment(updates, state.mu, b1, 1)
             error = jax.tree.map(lambda g, m: g - m, updates, state.mu)
-            nu = _numerics.update_moment_per_elem_norm(error, state.nu, b2, 2)
+            nu = numerics.update_moment_per_elem_norm(error, state.nu, b2, 2)
             nu = jax.tree.map(lambda v: v + eps_root, nu)
             initial = state.count == 0
             t = jnp.where(initial, count, state.count)
-            nu_hat = _numerics.bias_correction(state.nu, b2, t)
+            nu_hat = numerics.bias_correction(state.nu, b2, t)
             nu_hat = jax.tree.map(lambda v: jnp.where(initial, 1, v), nu_hat)
             new = jax.tree.map(
                 lambda g, v: (g / (jnp.sqrt(v) + eps)).astype(g.dtype), updates, nu_hat

@@ -9,9 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
 from gradtx.transforms import scale_by_learning_rate
 from gradtx.transforms._adding import MaskOrFn, add_decayed_weights
 from gradtx.wrappers._util import is_none
@@ -124,14 +122,14 @@ def scale_by_adam_mini(
       https://arxiv.org/abs/2406.16793
     """
     fn = "scale_by_adam_mini"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps)
     if not (block_axes is None or callable(block_axes) or isinstance(block_axes, tuple)):
         raise TypeError(
             f"{fn}(block_axes={block_axes!r}): block_axes must be None, a tuple of axes "
             "or a callable leaf -> tuple of axes"
         )
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def block_shape(p):
         kept = _kept_axes(fn, block_axes, p)
@@ -144,34 +142,34 @@ def scale_by_adam_mini(
             return jnp.zeros(block_shape(p), jnp.result_type(p))
 
         return ScaleByAdamMiniState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=jax.tree.map(nu, params, is_leaf=is_none),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
-        count = _numerics.safe_increment(state.count)
-        mu = _numerics.update_moment(updates, state.mu, b1, 1)
+        validate.tree_match(fn, updates, state.mu)
+        count = numerics.safe_increment(state.count)
+        mu = numerics.update_moment(updates, state.mu, b1, 1)
 
         def block_mean_sq(g, v):
             if g is None:
                 return None
             kept = _kept_axes(fn, block_axes, g)
-            dtype = _numerics.compute_dtype(g.dtype)
-            sq = _numerics.abs_sq(g).astype(dtype)
+            dtype = numerics.compute_dtype(g.dtype)
+            sq = numerics.abs_sq(g).astype(dtype)
             return jnp.mean(sq, axis=_reduced_axes(kept, g.ndim)).astype(v.dtype)
 
         mean_sq = jax.tree.map(block_mean_sq, updates, state.nu, is_leaf=is_none)
-        nu = _numerics.update_moment(mean_sq, state.nu, b2, 1)
-        mu_hat = _numerics.bias_correction(mu, b1, count)
-        nu_hat = _numerics.bias_correction(nu, b2, count)
+        nu = numerics.update_moment(mean_sq, state.nu, b2, 1)
+        mu_hat = numerics.bias_correction(mu, b1, count)
+        nu_hat = numerics.bias_correction(nu, b2, count)
 
         def step(g, m, v):
             if g is None:
                 return None
-            dtype = _numerics.compute_dtype(g.dtype)
+            dtype = numerics.compute_dtype(g.dtype)
             v = jnp.expand_dims(v, _reduced_axes(_kept_axes(fn, block_axes, g), g.ndim))
             denom = jnp.sqrt(v.astype(dtype)) + eps
             return (m.astype(dtype) / denom).astype(g.dtype)

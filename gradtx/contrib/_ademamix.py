@@ -9,9 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, Updates, chain, numerics, validate
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = [
@@ -58,9 +56,9 @@ class ScaleBySimplifiedAdEMAMixState(NamedTuple):
 
 def _ratio(num: jax.Array, v: jax.Array, eps: Any, eps_root: Any, like: jax.Array) -> jax.Array:
     """``num / (sqrt(v + eps_root) + eps)`` in the wider of the operands' dtypes."""
-    den = jnp.sqrt(_numerics.promote_add(v, jnp.asarray(eps_root).astype(v.dtype)))
-    den = _numerics.promote_add(den, jnp.asarray(eps).astype(den.dtype))
-    dtype = _numerics.common_dtype(num.dtype, den.dtype)
+    den = jnp.sqrt(numerics.promote_add(v, jnp.asarray(eps_root).astype(v.dtype)))
+    den = numerics.promote_add(den, jnp.asarray(eps).astype(den.dtype))
+    dtype = numerics.common_dtype(num.dtype, den.dtype)
     return (num.astype(dtype) / den.astype(dtype)).astype(like.dtype)
 
 
@@ -114,16 +112,16 @@ def scale_by_ademamix(
       https://arxiv.org/abs/2409.03137 (code: github.com/apple/ml-ademamix)
     """
     fn = "scale_by_ademamix"
-    _validate.decay(fn, b1=b1, b2=b2, b3=b3)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    _validate.finite(fn, alpha=alpha)
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    validate.decay(fn, b1=b1, b2=b2, b3=b3)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    validate.finite(fn, alpha=alpha)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def init_fn(params):
         zeros = tree_lib.zeros_like(params, dtype=mu_dtype)
         return ScaleByAdemamixState(
-            count=_numerics.zero_count(),
-            count_m2=_numerics.zero_count(),
+            count=numerics.zero_count(),
+            count_m2=numerics.zero_count(),
             m1=zeros,
             m2=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params, dtype=mu_dtype),
@@ -131,18 +129,18 @@ def scale_by_ademamix(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.m1)
+        validate.tree_match(fn, updates, state.m1)
         c_b3 = _util.value(b3, state.count_m2)
         c_alpha = _util.value(alpha, state.count_m2)
-        m1 = _numerics.update_moment(updates, state.m1, b1, 1)
-        m2 = _numerics.update_moment(updates, state.m2, c_b3, 1)
-        nu = _numerics.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-        count = _numerics.safe_increment(state.count)
-        m1_hat = _numerics.bias_correction(m1, b1, count)
-        nu_hat = _numerics.bias_correction(nu, b2, count)
+        m1 = numerics.update_moment(updates, state.m1, b1, 1)
+        m2 = numerics.update_moment(updates, state.m2, c_b3, 1)
+        nu = numerics.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+        count = numerics.safe_increment(state.count)
+        m1_hat = numerics.bias_correction(m1, b1, count)
+        nu_hat = numerics.bias_correction(nu, b2, count)
         new = jax.tree.map(
             lambda a, b, v, g: _ratio(
-                _numerics.promote_add(a, _numerics.scalar_mul(c_alpha, b)), v, eps, eps_root, g
+                numerics.promote_add(a, numerics.scalar_mul(c_alpha, b)), v, eps, eps_root, g
             ),
             m1_hat,
             m2,
@@ -151,7 +149,7 @@ def scale_by_ademamix(
         )
         return new, ScaleByAdemamixState(
             count=count,
-            count_m2=_numerics.safe_increment(state.count_m2),
+            count_m2=numerics.safe_increment(state.count_m2),
             m1=_util.stored(m1, state.m1),
             m2=_util.stored(m2, state.m2),
             nu=_util.stored(nu, state.nu),
@@ -256,30 +254,30 @@ def scale_by_simplified_ademamix(
       Accelerated SGD Variants", 2025, https://arxiv.org/abs/2502.02431
     """
     fn = "scale_by_simplified_ademamix"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    _validate.finite(fn, alpha=alpha)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    validate.finite(fn, alpha=alpha)
 
     def init_fn(params):
         return ScaleBySimplifiedAdEMAMixState(
-            t=_numerics.zero_count(),
+            t=numerics.zero_count(),
             m=tree_lib.zeros_like(params),
             n=tree_lib.zeros_like(params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.m)
+        validate.tree_match(fn, updates, state.m)
         c_alpha = _util.value(alpha, state.t)
         m = jax.tree.map(
-            lambda g, m_: _numerics.promote_add(g, _numerics.scalar_mul(b1, m_)), updates, state.m
+            lambda g, m_: numerics.promote_add(g, numerics.scalar_mul(b1, m_)), updates, state.m
         )
-        n = _numerics.update_moment_per_elem_norm(updates, state.n, b2, 2)
-        t = _numerics.safe_increment(state.t)
-        n_hat = _numerics.bias_correction(n, b2, t)
+        n = numerics.update_moment_per_elem_norm(updates, state.n, b2, 2)
+        t = numerics.safe_increment(state.t)
+        n_hat = numerics.bias_correction(n, b2, t)
         new = jax.tree.map(
             lambda m_, v, g: _ratio(
-                _numerics.promote_add(m_, _numerics.scalar_mul(c_alpha, g)), v, eps, eps_root, g
+                numerics.promote_add(m_, numerics.scalar_mul(c_alpha, g)), v, eps, eps_root, g
             ),
             m,
             n_hat,

@@ -10,9 +10,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, chain, numerics, validate
 from gradtx.transforms import ScaleByAdamState, scale_by_learning_rate
 
 __all__ = ["adopt", "scale_by_adopt"]
@@ -84,26 +82,26 @@ def scale_by_adopt(
       Optimal Rate", NeurIPS 2024, https://arxiv.org/abs/2411.02853
     """
     fn = "scale_by_adopt"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps)
     if not callable(clip_value_fn):
         raise TypeError(f"{fn}(clip_value_fn={clip_value_fn!r}): must be callable")
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         started = state.count > 0
         b2_ = jnp.where(started, b2, 0.0)
         b1_ = jnp.where(started, b1, 1.0)
-        nu = _numerics.update_moment_per_elem_norm(updates, state.nu, b2_, 2)
+        nu = numerics.update_moment_per_elem_norm(updates, state.nu, b2_, 2)
         if use_clipping:
             with jax.numpy_dtype_promotion("standard"):
                 clip = jnp.asarray(clip_value_fn(state.count))
@@ -116,11 +114,11 @@ def scale_by_adopt(
             return x
 
         g_tilde = jax.tree.map(normalized, updates, state.nu)
-        mu = _numerics.update_moment(g_tilde, state.mu, b1_, 1)
-        out = _numerics.update_moment(g_tilde, mu, b1_, 1) if nesterov else mu
+        mu = numerics.update_moment(g_tilde, state.mu, b1_, 1)
+        out = numerics.update_moment(g_tilde, mu, b1_, 1) if nesterov else mu
         out = jax.tree.map(lambda u, g: u.astype(g.dtype), out, updates)
         return out, ScaleByAdamState(
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
             mu=_util.stored(mu, state.mu),
             nu=_util.stored(nu, state.nu),
         )

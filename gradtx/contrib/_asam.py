@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 from gradtx.wrappers._util import is_none
 
 __all__ = ["scale_by_asam"]
@@ -52,7 +51,7 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
       Learning of Deep Neural Networks", ICML 2021, https://arxiv.org/abs/2102.11600
     """
     fn = "scale_by_asam"
-    _validate.non_negative(fn, rho=rho, eta=eta)
+    validate.non_negative(fn, rho=rho, eta=eta)
 
     def init_fn(params):
         del params
@@ -60,7 +59,7 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
 
         def scaled(g, w):
             if g is None:
@@ -71,8 +70,8 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
         leaves = jax.tree.leaves(tg)
         if not leaves:
             return updates, state
-        dtype = _numerics.compute_dtype(_numerics.common_dtype(*(x.dtype for x in leaves)))
-        norm = jnp.sqrt(sum(jnp.sum(_numerics.abs_sq(x).astype(dtype)) for x in leaves))
+        dtype = numerics.compute_dtype(numerics.common_dtype(*(x.dtype for x in leaves)))
+        norm = jnp.sqrt(sum(jnp.sum(numerics.abs_sq(x).astype(dtype)) for x in leaves))
         factor = -rho / (norm + 1e-16)
 
         def step(t, w):

@@ -8,8 +8,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation, OptState, ScalarOrSchedule
+from gradtx.core import (
+    EmptyState,
+    GradientTransformation,
+    OptState,
+    ScalarOrSchedule,
+    numerics,
+    validate,
+)
 from gradtx.transforms._adding import (
     MaskOrFn,
     WeightDecaySchedule,
@@ -94,7 +100,7 @@ def cautious(
     """
     fn = "cautious"
     inner = check_inner(fn, "inner", inner)
-    _validate.interval(fn, "min_fraction", min_fraction, 0.0, 1.0, low_open=True)
+    validate.interval(fn, "min_fraction", min_fraction, 0.0, 1.0, low_open=True)
 
     def init_fn(params):
         return CautiousState(inner_state=inner.init(params))
@@ -108,7 +114,7 @@ def cautious(
             if not jnp.issubdtype(u.dtype, jnp.inexact):
                 return jnp.zeros_like(u)  # integer leaves: a zero update of their dtype
             keep = (u * g.astype(u.dtype)) < 0
-            dtype = _numerics.compute_dtype(u.dtype)
+            dtype = numerics.compute_dtype(u.dtype)
             fraction = jnp.maximum(jnp.mean(keep.astype(dtype)), jnp.asarray(min_fraction, dtype))
             return jnp.where(keep, u / fraction.astype(u.dtype), jnp.zeros_like(u))
 
@@ -161,23 +167,23 @@ def add_cautious_decayed_weights(
       Chen et al., "Cautious Weight Decay", 2025, https://arxiv.org/abs/2510.12402
     """
     fn = "add_cautious_decayed_weights"
-    _validate.non_negative(fn, weight_decay=weight_decay)
-    _validate.finite(fn, weight_decay=weight_decay)
+    validate.non_negative(fn, weight_decay=weight_decay)
+    validate.finite(fn, weight_decay=weight_decay)
     check_mask(fn, mask)
     scheduled = callable(weight_decay)
 
     def init_fn(params):
         del params
         if scheduled:
-            return WeightDecaySchedule(count=_numerics.zero_count())
+            return WeightDecaySchedule(count=numerics.zero_count())
         return EmptyState()
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
         if scheduled:
             rate = weight_decay(state.count)
-            new_state = WeightDecaySchedule(count=_numerics.safe_increment(state.count))
+            new_state = WeightDecaySchedule(count=numerics.safe_increment(state.count))
         else:
             rate = weight_decay
             new_state = state
@@ -186,7 +192,7 @@ def add_cautious_decayed_weights(
             if u is None:
                 return None
             p = p.astype(u.dtype)
-            decayed = _numerics.promote_add(u, _numerics.scalar_mul(rate, p)).astype(u.dtype)
+            decayed = numerics.promote_add(u, numerics.scalar_mul(rate, p)).astype(u.dtype)
             return jnp.where(u * p >= 0, decayed, u)
 
         decayed = jax.tree.map(decay, updates, params, is_leaf=is_none)

@@ -9,9 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, Updates, chain, validate
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["COCOBState", "cocob", "scale_by_cocob"]
@@ -66,8 +64,8 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
       Betting", NeurIPS 2017, https://arxiv.org/abs/1705.07795
     """
     fn = "scale_by_cocob"
-    _validate.positive(fn, alpha=alpha)
-    _validate.non_negative(fn, eps=eps)
+    validate.positive(fn, alpha=alpha)
+    validate.non_negative(fn, eps=eps)
 
     def init_fn(params):
         zeros = tree_lib.zeros_like(params)
@@ -82,8 +80,8 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.cumulative_gradients)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.cumulative_gradients)
         with jax.numpy_dtype_promotion("standard"):
             scale = jax.tree.map(lambda L, g: jnp.maximum(L, jnp.abs(g)), state.scale, updates)
             subgrads = jax.tree.map(lambda G, g: G + jnp.abs(g), state.subgradients, updates)

@@ -7,8 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics
-from gradtx.core._base import GradientTransformation, OptState
+from gradtx.core import GradientTransformation, OptState, numerics
 
 __all__ = ["SplitRealAndImaginaryArrays", "SplitRealAndImaginaryState", "split_real_and_imaginary"]
 
@@ -49,7 +48,7 @@ def _merge(new: Any, like: Any) -> Any:
     """The pair ``new`` back as one complex leaf in ``like``'s dtype; other leaves as they are."""
     if not _is_pair(new):
         return new
-    dtype = _numerics.compute_dtype(_numerics.common_dtype(new.real.dtype, new.imaginary.dtype))
+    dtype = numerics.compute_dtype(numerics.common_dtype(new.real.dtype, new.imaginary.dtype))
     merged = jax.lax.complex(new.real.astype(dtype), new.imaginary.astype(dtype))
     return merged.astype(jnp.result_type(like))
 

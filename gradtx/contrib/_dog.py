@@ -13,9 +13,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, Params, identity
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, Params, chain, identity, validate
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["DoGState", "DoWGState", "dog", "dowg"]
@@ -59,7 +57,7 @@ def _scaled(rate: jax.Array, updates: Any) -> Any:
 def _scale_by_dog(init_step, eps) -> GradientTransformation:
     fn = "dog"
     kind, value = init_step
-    _validate.one_of(fn, "init_step[0]", kind, ("distance", "learning_rate", "heuristic"))
+    validate.one_of(fn, "init_step[0]", kind, ("distance", "learning_rate", "heuristic"))
 
     def init_fn(params):
         dtype = _util.lowest_float_dtype(params)
@@ -80,8 +78,8 @@ def _scale_by_dog(init_step, eps) -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.init_params)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.init_params)
         with jax.numpy_dtype_promotion("standard"):
             dist = tree_lib.l2_norm(jax.tree.map(lambda a, b: a - b, state.init_params, params))
             max_dist = jnp.maximum(state.max_dist, dist)
@@ -148,7 +146,7 @@ def dog(
       Ivgi et al., "DoG is SGD's Best Friend: A Parameter-Free Dynamic Step Size
       Schedule", ICML 2023, https://arxiv.org/abs/2302.12022
     """
-    _validate.non_negative("dog", eps=eps)
+    validate.non_negative("dog", eps=eps)
     return chain(
         add_decayed_weights(weight_decay, mask) if weight_decay is not None else identity(),
         _scale_by_dog(init_step, eps),
@@ -171,8 +169,8 @@ def _scale_by_dowg(init_estim_sq_dist, eps) -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.init_params)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.init_params)
         with jax.numpy_dtype_promotion("standard"):
             diff = jax.tree.map(lambda a, b: a - b, state.init_params, params)
             sq_dist = jnp.maximum(state.estim_sq_dist, tree_lib.l2_norm(diff, squared=True))
@@ -234,7 +232,7 @@ def dowg(
       Khaled et al., "DoWG Unleashed: An Efficient Universal Parameter-Free
       Gradient Descent Method", NeurIPS 2023, https://arxiv.org/abs/2305.16284
     """
-    _validate.non_negative("dowg", eps=eps)
+    validate.non_negative("dowg", eps=eps)
     return chain(
         add_decayed_weights(weight_decay, mask) if weight_decay is not None else identity(),
         _scale_by_dowg(init_estim_sq_dist, eps),

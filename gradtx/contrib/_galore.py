@@ -10,9 +10,15 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.contrib._muon import _axes
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState, Updates, with_extra_args_support
-from gradtx.core._combine import chain
+from gradtx.core import (
+    GradientTransformation,
+    OptState,
+    Updates,
+    chain,
+    numerics,
+    validate,
+    with_extra_args_support,
+)
 from gradtx.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 
 __all__ = ["GaLoreDimensionNumbers", "GaLoreState", "galore", "scale_by_galore"]
@@ -178,9 +184,9 @@ def scale_by_galore(
         raise TypeError(f"{fn}(rank={rank!r}): rank must be an int, got {type(rank).__name__}")
     if rank <= 0:
         raise ValueError(f"{fn}(rank={rank!r}): rank must be positive")
-    _validate.integer(fn, "update_proj_gap", update_proj_gap, 1)
-    _validate.finite(fn, scale=scale)
-    _validate.one_of(fn, "proj_type", proj_type, tuple(_SIDES))
+    validate.integer(fn, "update_proj_gap", update_proj_gap, 1)
+    validate.finite(fn, scale=scale)
+    validate.one_of(fn, "proj_type", proj_type, tuple(_SIDES))
     if base_optimizer is None:
         base_optimizer = scale_by_adam()
     base = with_extra_args_support(base_optimizer)
@@ -214,14 +220,14 @@ def scale_by_galore(
             projectors.append(jnp.zeros((m, r) if left else (n, r), x.dtype))
             proxies.append(jnp.zeros((r, n) if left else (m, r), x.dtype))
         return GaLoreState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             base_optimizer_state=base.init(treedef.unflatten(proxies)),
             projector=treedef.unflatten(projectors),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params
-        _validate.tree_match(fn, updates, state.projector, shapes=False)
+        validate.tree_match(fn, updates, state.projector, shapes=False)
         leaves, treedef, dims = flat(updates)
         refresh = state.count % update_proj_gap == 0
         projectors = treedef.flatten_up_to(state.projector)
@@ -238,7 +244,7 @@ def scale_by_galore(
 
             def svd_factor(g2=g2, p=p, left=left):
                 u, _, vh = jnp.linalg.svd(
-                    g2.astype(_numerics.compute_dtype(g2.dtype)), full_matrices=False
+                    g2.astype(numerics.compute_dtype(g2.dtype)), full_matrices=False
                 )
                 factor = u[:, : p.shape[1]] if left else vh[: p.shape[1], :].T
                 return factor.astype(p.dtype)
@@ -259,9 +265,9 @@ def scale_by_galore(
                 continue
             left, from_matrix = view
             full = p @ n_t.astype(p.dtype) if left else n_t.astype(p.dtype) @ p.T
-            out.append(_numerics.scalar_mul(scale, from_matrix(full)).astype(g.dtype))
+            out.append(numerics.scalar_mul(scale, from_matrix(full)).astype(g.dtype))
         return treedef.unflatten(out), GaLoreState(
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
             base_optimizer_state=base_state,
             projector=treedef.unflatten(new_projectors),
         )
@@ -325,7 +331,7 @@ def galore(
       Zhao et al., "GaLore: Memory-Efficient LLM Training by Gradient Low-Rank
       Projection", ICML 2024, https://arxiv.org/abs/2403.03507
     """
-    _validate.non_negative("galore", weight_decay=weight_decay)
+    validate.non_negative("galore", weight_decay=weight_decay)
     return chain(
         scale_by_galore(
             rank=rank,

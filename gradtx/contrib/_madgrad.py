@@ -9,9 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Params, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, Params, Updates, chain, numerics, validate
 from gradtx.transforms import add_decayed_weights
 
 __all__ = ["MadgradState", "madgrad", "scale_by_madgrad"]
@@ -71,13 +69,13 @@ def scale_by_madgrad(
       https://arxiv.org/abs/2101.11075
     """
     fn = "scale_by_madgrad"
-    _validate.decay(fn, momentum=momentum)
-    _validate.non_negative(fn, eps=eps)
-    _validate.finite(fn, learning_rate=learning_rate)
+    validate.decay(fn, momentum=momentum)
+    validate.non_negative(fn, eps=eps)
+    validate.finite(fn, learning_rate=learning_rate)
 
     def init_fn(params):
         return MadgradState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             grad_sum_sq=tree_lib.zeros_like(params),
             s=tree_lib.zeros_like(params),
             # A copy: the state must not hold the params' own buffers (a donated step).
@@ -86,9 +84,9 @@ def scale_by_madgrad(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.s)
-        count = _numerics.safe_increment(state.count)  # saturates: sqrt(k + 1) stays finite
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.s)
+        count = numerics.safe_increment(state.count)  # saturates: sqrt(k + 1) stays finite
         lr = _util.value(learning_rate, state.count)
         with jax.numpy_dtype_promotion("standard"):
             lamb = (lr + eps) * jnp.sqrt(count)

@@ -8,9 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
 from gradtx.transforms import ScaleByAdamState, scale_by_adam, scale_by_learning_rate
 from gradtx.transforms._adding import MaskOrFn, add_decayed_weights
 from gradtx.wrappers._util import is_none
@@ -31,8 +29,8 @@ class ScaleByMarsState(NamedTuple):
 
 
 def _clip_per_tensor(c: jax.Array, max_norm: float) -> jax.Array:
-    dtype = _numerics.compute_dtype(c.dtype)
-    norm = jnp.sqrt(jnp.sum(_numerics.abs_sq(c).astype(dtype)))
+    dtype = numerics.compute_dtype(c.dtype)
+    norm = jnp.sqrt(jnp.sum(numerics.abs_sq(c).astype(dtype)))
     factor = jnp.where(norm > max_norm, max_norm / jnp.where(norm > 0, norm, 1), 1)
     return (c.astype(dtype) * factor.astype(dtype)).astype(c.dtype)
 
@@ -94,10 +92,10 @@ def scale_by_mars(
       Models", ICML 2025, https://arxiv.org/abs/2411.10438
     """
     fn = "scale_by_mars"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, gamma=gamma)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, gamma=gamma)
     if max_norm is not None:
-        _validate.positive(fn, max_norm=max_norm)
+        validate.positive(fn, max_norm=max_norm)
     adam = scale_by_adam(b1, b2, eps, mu_dtype=mu_dtype)
     factor = gamma * b1 / (1.0 - b1)
 
@@ -106,7 +104,7 @@ def scale_by_mars(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.last_grad)
+        validate.tree_match(fn, updates, state.last_grad)
 
         def corrected(g, last):
             if g is None:
@@ -114,7 +112,7 @@ def scale_by_mars(
             c = g
             if not (isinstance(factor, (int, float)) and factor == 0):
                 diff = g - last.astype(g.dtype)
-                c = _numerics.promote_add(g, _numerics.scalar_mul(factor, diff)).astype(g.dtype)
+                c = numerics.promote_add(g, numerics.scalar_mul(factor, diff)).astype(g.dtype)
             if max_norm is not None:
                 c = _clip_per_tensor(c, max_norm)
             return c

@@ -9,12 +9,13 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
     Updates,
+    numerics,
+    validate,
     with_extra_args_support,
 )
 
@@ -94,9 +95,9 @@ def mechanize(
       https://arxiv.org/abs/2306.00144
     """
     fn = "mechanize"
-    _validate.non_negative(fn, weight_decay=weight_decay, eps=eps)
-    _validate.positive(fn, s_init=s_init)
-    _validate.integer(fn, "num_betas", num_betas, 1)
+    validate.non_negative(fn, weight_decay=weight_decay, eps=eps)
+    validate.positive(fn, s_init=s_init)
+    validate.integer(fn, "num_betas", num_betas, 1)
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init_fn(params):
@@ -107,7 +108,7 @@ def mechanize(
 
         return MechanicState(
             base_optimizer_state=base_optimizer.init(params),
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             r=zeros(),
             m=zeros(),
             v=zeros(),
@@ -117,7 +118,7 @@ def mechanize(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
         base_updates, base_state = base_optimizer.update(
             updates, state.base_optimizer_state, params, **extra_args
         )
@@ -149,7 +150,7 @@ def mechanize(
         cast = lambda a, b: a.astype(b.dtype)  # noqa: E731
         return new, MechanicState(
             base_optimizer_state=base_state,
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
             r=cast(r, state.r),
             m=cast(m, state.m),
             v=cast(v, state.v),

@@ -16,8 +16,7 @@ import numpy as np
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformationExtraArgs, Updates
+from gradtx.core import GradientTransformationExtraArgs, Updates, numerics, validate
 
 __all__ = ["MomoAdamState", "MomoState", "momo", "momo_adam"]
 
@@ -64,9 +63,9 @@ class MomoAdamState(NamedTuple):
 
 
 def _check(fn, learning_rate, lower_bound, weight_decay, **decays):
-    _validate.decay(fn, **decays)
-    _validate.non_negative(fn, weight_decay=weight_decay)
-    _validate.finite(fn, learning_rate=learning_rate, lower_bound=lower_bound)
+    validate.decay(fn, **decays)
+    validate.non_negative(fn, weight_decay=weight_decay)
+    validate.finite(fn, learning_rate=learning_rate, lower_bound=lower_bound)
 
 
 def _scalars(params, lower_bound):
@@ -75,7 +74,7 @@ def _scalars(params, lower_bound):
 
 
 def _value(fn, extra_args, dtype):
-    return jnp.asarray(_validate.require_extra_arg(fn, extra_args, "value")).astype(dtype)
+    return jnp.asarray(validate.require_extra_arg(fn, extra_args, "value")).astype(dtype)
 
 
 def _step_size(barf, gamma, iprod, norm, lb, alpha, wd, lower_bound, adapt, bc1):
@@ -182,11 +181,11 @@ def momo(
 
     def init_fn(params):
         barf, gamma, lb = _scalars(params, lower_bound)
-        return MomoState(tree_lib.zeros_like(params), barf, gamma, lb, _numerics.zero_count())
+        return MomoState(tree_lib.zeros_like(params), barf, gamma, lb, numerics.zero_count())
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.exp_avg)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.exp_avg)
         value = _value(fn, extra_args, state.barf.dtype)
         alpha = _util.value(learning_rate, state.count)
         with jax.numpy_dtype_promotion("standard"):
@@ -214,7 +213,7 @@ def momo(
             barf=barf.astype(state.barf.dtype),
             gamma=gamma.astype(state.gamma.dtype),
             lb=state.lb if new_lb is None else new_lb.astype(state.lb.dtype),
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
         )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -286,7 +285,7 @@ def momo_adam(
     """
     fn = "momo_adam"
     _check(fn, learning_rate, lower_bound, weight_decay, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps)
+    validate.non_negative(fn, eps=eps)
 
     def init_fn(params):
         barf, gamma, lb = _scalars(params, lower_bound)
@@ -296,15 +295,15 @@ def momo_adam(
             barf,
             gamma,
             lb,
-            _numerics.zero_count(),
+            numerics.zero_count(),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.exp_avg)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.exp_avg)
         value = _value(fn, extra_args, state.barf.dtype)
         alpha = _util.value(learning_rate, state.count)
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         with jax.numpy_dtype_promotion("standard"):
             barf = b1 * state.barf + (1 - b1) * value
             exp_avg = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.exp_avg, updates)

@@ -18,9 +18,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation, Updates
-from gradtx.core._combine import chain
+from gradtx.core import EmptyState, GradientTransformation, Updates, chain, numerics, validate
 from gradtx.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 from gradtx.wrappers import MaskedNode, partition
 
@@ -253,15 +251,15 @@ def scale_by_muon(
       Liu et al., "Muon is Scalable for LLM Training", 2025, https://arxiv.org/abs/2502.16982
     """
     fn = "scale_by_muon"
-    _validate.integer(fn, "ns_steps", ns_steps, 1)
-    _validate.decay(fn, beta=beta)
-    _validate.non_negative(fn, eps=eps)
-    _validate.one_of(fn, "preconditioning", preconditioning, _PRECONDITIONINGS)
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    validate.integer(fn, "ns_steps", ns_steps, 1)
+    validate.decay(fn, beta=beta)
+    validate.non_negative(fn, eps=eps)
+    validate.one_of(fn, "preconditioning", preconditioning, _PRECONDITIONINGS)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def init_fn(params):
         return MuonState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             ns_coeffs=_coefficients(fn, ns_coeffs, ns_steps),
         )
@@ -269,18 +267,18 @@ def scale_by_muon(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         dim_nums = _resolve(weight_dimension_numbers, updates)
-        mu = _numerics.update_moment(updates, state.mu, beta, 1)
-        count = _numerics.safe_increment(state.count)
+        mu = numerics.update_moment(updates, state.mu, beta, 1)
+        count = numerics.safe_increment(state.count)
         if bias_correction:
-            later = _numerics.bias_correction(mu, beta, _numerics.safe_increment(count))
-            now = _numerics.bias_correction(updates, beta, count)
-            mu_hat = _numerics.bias_correction(mu, beta, count)
+            later = numerics.bias_correction(mu, beta, numerics.safe_increment(count))
+            now = numerics.bias_correction(updates, beta, count)
+            mu_hat = numerics.bias_correction(mu, beta, count)
         else:
             later, now, mu_hat = mu, updates, mu
         if nesterov:
             mu_hat = jax.tree.map(
-                lambda m, g: _numerics.promote_add(
-                    _numerics.scalar_mul(beta, m), _numerics.scalar_mul(1 - beta, g)
+                lambda m, g: numerics.promote_add(
+                    numerics.scalar_mul(beta, m), numerics.scalar_mul(1 - beta, g)
                 ),
                 later,
                 now,
@@ -306,9 +304,9 @@ def _scale_by_shape(dim_nums: Any, consistent_rms: Any) -> GradientTransformatio
     def scale(x, d):
         fan_in, fan_out = _fans(x, d if d is not None else MuonDimensionNumbers())
         if consistent_rms is None:
-            return _numerics.scalar_mul(math.sqrt(max(1.0, fan_out / fan_in)), x)
+            return numerics.scalar_mul(math.sqrt(max(1.0, fan_out / fan_in)), x)
         factor = math.sqrt(max(fan_in, fan_out))
-        return _numerics.scalar_mul(consistent_rms, factor * x).astype(x.dtype)
+        return numerics.scalar_mul(consistent_rms, factor * x).astype(x.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -399,7 +397,7 @@ def muon(
       https://kellerjordan.github.io/posts/muon/
     """
     if isinstance(ns_coeffs, str):
-        _validate.one_of("muon", "ns_coeffs", ns_coeffs, tuple(_PRESETS))
+        validate.one_of("muon", "ns_coeffs", ns_coeffs, tuple(_PRESETS))
         ns_coeffs = _PRESETS[ns_coeffs]
     if adam_learning_rate is None:
         adam_learning_rate = learning_rate

@@ -8,9 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, identity
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, chain, identity, numerics, validate
 from gradtx.transforms import per_example_global_norm_clip, scale_by_learning_rate, trace
 from gradtx.transforms._adding import _canonical_key
 
@@ -82,7 +80,7 @@ def differentially_private_aggregate(
       https://arxiv.org/abs/1607.00133
     """
     fn = "differentially_private_aggregate"
-    _validate.non_negative(fn, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
+    validate.non_negative(fn, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
     if seed is not None:
         warnings.warn(f'{fn}: "seed" is deprecated, use "key".', DeprecationWarning, stacklevel=2)
         if key is not None:
@@ -108,7 +106,7 @@ def differentially_private_aggregate(
             noise = jax.random.normal(k, jnp.shape(g), g.dtype)
             with jax.numpy_dtype_promotion("standard"):
                 std = l2_norm_clip * noise_multiplier
-                return ((g + _numerics.scalar_mul(std, noise)) / batch).astype(g.dtype)
+                return ((g + numerics.scalar_mul(std, noise)) / batch).astype(g.dtype)
 
         out = [noised(g, k) for g, k in zip(clipped, keys, strict=True)]
         return jax.tree.unflatten(treedef, out), DifferentiallyPrivateAggregateState(new_key)

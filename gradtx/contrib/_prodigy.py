@@ -16,8 +16,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformationExtraArgs, Updates
+from gradtx.core import GradientTransformationExtraArgs, Updates, numerics, validate
 
 __all__ = ["DAdaptAdamWState", "ProdigyState", "dadapt_adamw", "prodigy"]
 
@@ -130,10 +129,10 @@ def prodigy(
     """
     fn = "prodigy"
     beta1, beta2 = betas
-    _validate.decay(fn, beta1=beta1, beta2=beta2, beta3=beta3)
-    _validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
-    _validate.positive(fn, estim_lr0=estim_lr0, estim_lr_coef=estim_lr_coef)
-    _validate.finite(fn, learning_rate=learning_rate)
+    validate.decay(fn, beta1=beta1, beta2=beta2, beta3=beta3)
+    validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
+    validate.positive(fn, estim_lr0=estim_lr0, estim_lr_coef=estim_lr_coef)
+    validate.finite(fn, learning_rate=learning_rate)
     if beta3 is None:
         beta3 = beta2**0.5
 
@@ -147,14 +146,14 @@ def prodigy(
             params0=jax.tree.map(jnp.copy, params),
             estim_lr=jnp.asarray(estim_lr0, dtype),
             numerator_weighted=jnp.zeros([], dtype),
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.exp_avg)
-        count = _numerics.safe_increment(state.count)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.exp_avg)
+        count = numerics.safe_increment(state.count)
         lr = _util.value(learning_rate, state.count)
         d = state.estim_lr
         with jax.numpy_dtype_promotion("standard"):
@@ -247,10 +246,10 @@ def dadapt_adamw(
     """
     fn = "dadapt_adamw"
     beta1, beta2 = betas
-    _validate.decay(fn, beta1=beta1, beta2=beta2)
-    _validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
-    _validate.positive(fn, estim_lr0=estim_lr0)
-    _validate.finite(fn, learning_rate=learning_rate)
+    validate.decay(fn, beta1=beta1, beta2=beta2)
+    validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
+    validate.positive(fn, estim_lr0=estim_lr0)
+    validate.finite(fn, learning_rate=learning_rate)
 
     def init_fn(params):
         dtype = _util.lowest_float_dtype(params)
@@ -260,14 +259,14 @@ def dadapt_adamw(
             grad_sum=tree_lib.zeros_like(params),
             estim_lr=jnp.asarray(estim_lr0, dtype),
             numerator_weighted=jnp.zeros([], dtype),
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.exp_avg)
-        count = _numerics.safe_increment(state.count)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.exp_avg)
+        count = numerics.safe_increment(state.count)
         lr = _util.value(learning_rate, state.count)
         with jax.numpy_dtype_promotion("standard"):
             sb2 = beta2**0.5

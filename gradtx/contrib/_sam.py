@@ -9,15 +9,15 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
-from gradtx.core._base import (
+from gradtx.core import (
     EmptyState,
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
     Params,
+    apply_updates,
+    validate,
 )
-from gradtx.core._update import apply_updates
 
 __all__ = ["NormalizeState", "SAMState", "normalize", "sam"]
 
@@ -123,7 +123,7 @@ def sam(
       Generalization", ICLR 2021, https://arxiv.org/abs/2010.01412
     """
     fn = "sam"
-    _validate.integer(fn, "sync_period", sync_period, 1)
+    validate.integer(fn, "sync_period", sync_period, 1)
 
     def init_fn(params):
         return SAMState(
@@ -139,8 +139,8 @@ def sam(
 
     def transparent_update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.cache)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.cache)
         first = state.steps_since_sync == 0
         last = state.steps_since_sync == sync_period - 1
         adv_updates, adv_state = adv_optimizer.update(updates, state.adv_state, params)
@@ -162,9 +162,9 @@ def sam(
         )
 
     def opaque_update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, params, what="params")
-        grad_fn: Callable[[Any, int], Any] = _validate.require_extra_arg(fn, extra_args, "grad_fn")
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, params, what="params")
+        grad_fn: Callable[[Any, int], Any] = validate.require_extra_arg(fn, extra_args, "grad_fn")
         adv_params, adv_updates, adv_state = params, updates, state.adv_state
         for i in range(sync_period - 1):
             adv_updates, adv_state = adv_optimizer.update(adv_updates, adv_state, adv_params)

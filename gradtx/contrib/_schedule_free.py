@@ -13,16 +13,17 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
     Params,
+    chain,
     identity,
+    numerics,
+    validate,
     with_extra_args_support,
 )
-from gradtx.core._combine import chain
 from gradtx.schedules import warmup_constant_schedule
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate, scale_by_rms
 
@@ -145,15 +146,15 @@ def schedule_free(
       https://arxiv.org/abs/2405.15682 (code: github.com/facebookresearch/schedule_free)
     """
     fn = "schedule_free"
-    _validate.interval(fn, "b1", b1, 0.0, 1.0, low_open=True)
-    _validate.finite(fn, weight_lr_power=weight_lr_power)
-    _validate.finite(fn, learning_rate=learning_rate)
-    state_dtype = _numerics.canonicalize_dtype(state_dtype)
+    validate.interval(fn, "b1", b1, 0.0, 1.0, low_open=True)
+    validate.finite(fn, weight_lr_power=weight_lr_power)
+    validate.finite(fn, learning_rate=learning_rate)
+    state_dtype = numerics.canonicalize_dtype(state_dtype)
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init_fn(params):
         dtype = _util.lowest_float_dtype(params)
-        z = _numerics.cast_tree(params, state_dtype)
+        z = numerics.cast_tree(params, state_dtype)
         return ScheduleFreeState(
             b1=jnp.asarray(b1, dtype),
             weight_sum=jnp.zeros([], dtype),
@@ -164,8 +165,8 @@ def schedule_free(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.z)
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.z)
         dtype = state.max_lr.dtype
         lr = learning_rate(state.step_count) if callable(learning_rate) else learning_rate
         max_lr = jnp.maximum(state.max_lr, jnp.asarray(lr).astype(dtype))
@@ -180,7 +181,7 @@ def schedule_free(
             updates, state.base_optimizer_state, params, **extra_args
         )
         z = jax.tree.map(
-            lambda z_, u: _numerics.promote_add(z_, u).astype(z_.dtype), state.z, base_updates
+            lambda z_, u: numerics.promote_add(z_, u).astype(z_.dtype), state.z, base_updates
         )
 
         def step(y, z_old, z_new, g):
@@ -195,7 +196,7 @@ def schedule_free(
         return new_updates, ScheduleFreeState(
             b1=state.b1,
             weight_sum=total,
-            step_count=_numerics.safe_increment(state.step_count),
+            step_count=numerics.safe_increment(state.step_count),
             max_lr=max_lr,
             base_optimizer_state=base_state,
             z=z,

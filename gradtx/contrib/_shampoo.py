@@ -7,9 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
 from gradtx.transforms import scale_by_learning_rate
 from gradtx.wrappers._util import is_none
 
@@ -137,13 +135,13 @@ def scale_by_shampoo(
       Optimization for Deep Learning", 2020, https://arxiv.org/abs/2002.09018
     """
     fn = "scale_by_shampoo"
-    _validate.decay(fn, b1=b1, b2=b2, graft_b2=graft_b2)
-    _validate.integer(fn, "block_size", block_size, 1)
-    _validate.integer(fn, "preconditioning_compute_steps", preconditioning_compute_steps, 1)
-    _validate.integer(fn, "start_preconditioning_step", start_preconditioning_step, 1)
-    _validate.positive(fn, exponent=exponent, matrix_eps=matrix_eps)
-    _validate.non_negative(fn, graft_eps=graft_eps)
-    _validate.one_of(fn, "graft_type", graft_type, _GRAFTS)
+    validate.decay(fn, b1=b1, b2=b2, graft_b2=graft_b2)
+    validate.integer(fn, "block_size", block_size, 1)
+    validate.integer(fn, "preconditioning_compute_steps", preconditioning_compute_steps, 1)
+    validate.integer(fn, "start_preconditioning_step", start_preconditioning_step, 1)
+    validate.positive(fn, exponent=exponent, matrix_eps=matrix_eps)
+    validate.non_negative(fn, graft_eps=graft_eps)
+    validate.one_of(fn, "graft_type", graft_type, _GRAFTS)
 
     def is_matrix(p):
         return jnp.ndim(p) == 2
@@ -152,7 +150,7 @@ def scale_by_shampoo(
         def stats(p, root):
             if p is None or not is_matrix(p):
                 return None
-            dtype = _numerics.compute_dtype(jnp.result_type(p))
+            dtype = numerics.compute_dtype(jnp.result_type(p))
             shape = _blocks(jnp.zeros(jnp.shape(p), dtype), block_size).shape
             if root:
                 eye = jnp.eye(block_size, dtype=dtype)
@@ -163,7 +161,7 @@ def scale_by_shampoo(
             return None if p is None else jnp.zeros_like(p, dtype=jnp.result_type(p))
 
         return ScaleByShampooState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=jax.tree.map(zeros, params, is_leaf=is_none),
             graft=jax.tree.map(zeros, params, is_leaf=is_none),
             stats=jax.tree.map(lambda p: stats(p, False), params, is_leaf=is_none),
@@ -172,15 +170,15 @@ def scale_by_shampoo(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
-        count = _numerics.safe_increment(state.count)
+        validate.tree_match(fn, updates, state.mu)
+        count = numerics.safe_increment(state.count)
         refresh = (count - 1) % preconditioning_compute_steps == 0
         started = count >= start_preconditioning_step
 
         def one(g, mu, acc, stats, roots):
             if g is None:
                 return None, None, None, None, None
-            dtype = _numerics.compute_dtype(acc.dtype)
+            dtype = numerics.compute_dtype(acc.dtype)
             gc = g.astype(dtype)
             if graft_type == "adagrad":
                 acc = acc.astype(dtype) + gc * gc

@@ -8,9 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, Updates
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
 from gradtx.transforms import scale_by_learning_rate
 from gradtx.transforms._adding import MaskOrFn, add_decayed_weights
 from gradtx.wrappers._util import is_none
@@ -170,26 +168,26 @@ def scale_by_soap(
       https://arxiv.org/abs/2409.11321
     """
     fn = "scale_by_soap"
-    _validate.decay(fn, b1=b1, b2=b2)
+    validate.decay(fn, b1=b1, b2=b2)
     if shampoo_beta is not None:
-        _validate.decay(fn, shampoo_beta=shampoo_beta)
-    _validate.non_negative(fn, eps=eps)
-    _validate.integer(fn, "precondition_frequency", precondition_frequency, 1)
-    _validate.integer(fn, "max_precond_dim", max_precond_dim, 0)
+        validate.decay(fn, shampoo_beta=shampoo_beta)
+    validate.non_negative(fn, eps=eps)
+    validate.integer(fn, "precondition_frequency", precondition_frequency, 1)
+    validate.integer(fn, "max_precond_dim", max_precond_dim, 0)
     beta_s = b2 if shampoo_beta is None else shampoo_beta
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def leaf_stats(p, make):
         if p is None:
             return None
-        dtype = _numerics.compute_dtype(jnp.result_type(p))
+        dtype = numerics.compute_dtype(jnp.result_type(p))
         axes = _preconditioned_axes(jnp.shape(p), max_precond_dim, precondition_1d)
         shape = jnp.shape(p)
         return tuple(make(d, dtype) if on else None for d, on in zip(shape, axes, strict=True))
 
     def init_fn(params):
         return ScaleBySoapState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params),
             stats=jax.tree.map(
@@ -202,7 +200,7 @@ def scale_by_soap(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         count = state.count
         first = count == 0
         t = jnp.maximum(count, 1)
@@ -212,7 +210,7 @@ def scale_by_soap(
         def one(g, mu, nu, stats, bases):
             if g is None:
                 return None, None, None, None, None
-            dtype = _numerics.compute_dtype(nu.dtype)  # the statistics' dtype
+            dtype = numerics.compute_dtype(nu.dtype)  # the statistics' dtype
             gc = g.astype(dtype)
             mu_c, nu_c = mu.astype(dtype), nu.astype(dtype)
             rotated = _rotate(gc, bases, transpose=True)
@@ -268,7 +266,7 @@ def scale_by_soap(
             treedef.unflatten([leaf[k] for leaf in leaves]) for k in range(5)
         )
         return out, ScaleBySoapState(
-            count=_numerics.safe_increment(count), mu=mu, nu=nu, stats=new_stats, bases=new_bases
+            count=numerics.safe_increment(count), mu=mu, nu=nu, stats=new_stats, bases=new_bases
         )
 
     return GradientTransformation(init_fn, update_fn)

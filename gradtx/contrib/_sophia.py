@@ -9,14 +9,15 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     Updates,
+    chain,
+    numerics,
+    validate,
     with_extra_args_support,
 )
-from gradtx.core._combine import chain
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "sophia"]
@@ -91,7 +92,7 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None):
 
     def update_fn(updates, state, params=None, obj_fn=None, **extra_args):
         del updates, extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
         if obj_fn is None:
             raise ValueError(f"{fn}: update() needs obj_fn=...; pass the loss function.")
         key, subkey = jax.random.split(state.key)
@@ -118,27 +119,27 @@ def _scale_by_sophia(
     bias_correction,
 ) -> GradientTransformationExtraArgs:
     fn = "sophia"
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
     hessian_diagonal_fn = with_extra_args_support(hessian_diagonal_fn)
 
     def init_fn(params):
         return SophiaState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params),
             hessian_fn_state=hessian_diagonal_fn.init(params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.nu)
-        count = _numerics.safe_increment(state.count)
-        mu = _numerics.update_moment(updates, state.mu, b1, 1)
-        mu_hat = _numerics.bias_correction(mu, b1, count) if bias_correction else mu
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.nu)
+        count = numerics.safe_increment(state.count)
+        mu = numerics.update_moment(updates, state.mu, b1, 1)
+        mu_hat = numerics.bias_correction(mu, b1, count) if bias_correction else mu
 
         def precondition(m, h, g):
-            den = jnp.maximum(_numerics.scalar_mul(gamma, h), _util.like(eps, h))
-            dtype = _numerics.common_dtype(m.dtype, den.dtype)
+            den = jnp.maximum(numerics.scalar_mul(gamma, h), _util.like(eps, h))
+            dtype = numerics.common_dtype(m.dtype, den.dtype)
             u = m.astype(dtype) / den.astype(dtype)
             if clip_threshold is not None:
                 c = _util.like(clip_threshold, u)
@@ -151,7 +152,7 @@ def _scale_by_sophia(
             diag, hess_state = hessian_diagonal_fn.update(
                 updates, hess_state, params=params, **extra_args
             )
-            return hess_state, _util.stored(_numerics.update_moment(diag, nu, b2, 1), nu)
+            return hess_state, _util.stored(numerics.update_moment(diag, nu, b2, 1), nu)
 
         hess_state, nu = jax.lax.cond(
             state.count % update_interval == 0,
@@ -246,12 +247,12 @@ def sophia(
     """
     fn = "sophia"
     del verbose, print_win_rate_every_n_steps
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
-    _validate.positive(fn, gamma=gamma)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
+    validate.positive(fn, gamma=gamma)
     if clip_threshold is not None:
-        _validate.positive(fn, clip_threshold=clip_threshold)
-    _validate.integer(fn, "update_interval", update_interval, 1)
+        validate.positive(fn, clip_threshold=clip_threshold)
+    validate.integer(fn, "update_interval", update_interval, 1)
     return chain(
         _scale_by_sophia(
             b1,

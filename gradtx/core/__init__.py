@@ -37,7 +37,7 @@ from gradtx.core._utilities import safe_int32_increment as safe_int32_increment
 from gradtx.core._utilities import safe_norm as safe_norm
 from gradtx.core._utilities import safe_root_mean_squares as safe_root_mean_squares
 from gradtx.core._utilities import scale_gradient as scale_gradient
-from gradtx.core._validate import TreeMismatchError as TreeMismatchError
+from gradtx.core.validate import TreeMismatchError as TreeMismatchError
 
 __all__ = [
     "ArrayTree",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradtx.core import _numerics
+from gradtx.core import numerics
 from gradtx.core._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -57,7 +57,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
                 f"chain: the state holds {len(state)} inner states but the chain has "
                 f"{len(transforms)} transforms; was it initialised by a different chain?"
             )
-        updates = _numerics.python_scalars_as_arrays(updates)
+        updates = numerics.python_scalars_as_arrays(updates)
         new_state = []
         for t, s in zip(transforms, state, strict=True):
             updates, s = t.update(updates, s, params, **extra_args)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _validate
+from gradtx.core import validate
 
 __all__ = ["PackSpec", "pack", "unpack"]
 
@@ -137,10 +137,10 @@ def pack(
       (2, 2)
     """
     if isinstance(max_buffer_size, str):
-        _validate.one_of("pack", "max_buffer_size", max_buffer_size, ("auto",))
+        validate.one_of("pack", "max_buffer_size", max_buffer_size, ("auto",))
         max_buffer_size = _CPU_BUFFER_SIZE if jax.default_backend() == "cpu" else None
     if max_buffer_size is not None:
-        _validate.integer("pack", "max_buffer_size", max_buffer_size, 1)
+        validate.integer("pack", "max_buffer_size", max_buffer_size, 1)
     leaves, treedef = jax.tree.flatten(tree)
     leaves = [jnp.asarray(x) for x in leaves]
     cap = max_buffer_size if max_buffer_size is not None else float("inf")

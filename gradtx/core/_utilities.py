@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jax.scipy.stats import norm as _normal
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics
+from gradtx.core import numerics
 from gradtx.core._base import EmptyState, Params, TransformUpdateFn
 
 __all__ = [
@@ -72,7 +72,7 @@ def safe_norm(
       >>> jax.grad(lambda x: gradtx.safe_norm(x, 1e-3))(jnp.zeros(2)).tolist()
       [0.0, 0.0]
     """
-    return _numerics.safe_norm(x, min_norm, ord=ord, axis=axis, keepdims=keepdims)
+    return numerics.safe_norm(x, min_norm, ord=ord, axis=axis, keepdims=keepdims)
 
 
 def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
@@ -90,7 +90,7 @@ def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
       >>> float(gradtx.safe_root_mean_squares(jnp.array([1.0, -1.0]), 0.1))
       1.0
     """
-    return _numerics.safe_root_mean_squares(x, min_rms)
+    return numerics.safe_root_mean_squares(x, min_rms)
 
 
 def safe_increment(count: Any) -> jax.Array:
@@ -115,7 +115,7 @@ def safe_increment(count: Any) -> jax.Array:
     """
     count = jnp.asarray(count)
     if jnp.issubdtype(count.dtype, jnp.integer):
-        return _numerics.safe_increment(count)
+        return numerics.safe_increment(count)
     if not jnp.issubdtype(count.dtype, jnp.floating):
         raise ValueError(
             f"safe_increment: cannot safely increment a count of dtype {count.dtype}; "

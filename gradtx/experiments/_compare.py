@@ -11,10 +11,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation
+from gradtx.core import GradientTransformation, validate
 from gradtx.experiments._run import Trajectory, compile_run
-from gradtx.landscapes._landscape import Landscape
+from gradtx.landscapes import Landscape
 
 __all__ = ["Comparison", "ComparisonRow", "compare", "steps_to_tolerance"]
 
@@ -237,8 +236,8 @@ def compare(
     """
     if not txs:
         raise ValueError("compare(txs={}): give at least one optimizer")
-    _validate.non_negative("compare", tol=tol)
-    _validate.integer("compare", "steps", steps, 0)
+    validate.non_negative("compare", tol=tol)
+    validate.integer("compare", "steps", steps, 0)
     target = landscape.min_value if target is None else float(target)
     start = landscape.x0 if x0 is None else x0
     rows, trajectories = [], {}

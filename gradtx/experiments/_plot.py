@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx.experiments._run import Trajectory
-from gradtx.landscapes._landscape import Landscape
+from gradtx.landscapes import Landscape
 
 __all__ = ["plot_losses", "plot_trajectories"]
 

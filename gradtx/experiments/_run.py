@@ -12,9 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, OptState, Params, with_extra_args_support
-from gradtx.core._update import apply_updates
+from gradtx.core import (
+    GradientTransformation,
+    OptState,
+    Params,
+    apply_updates,
+    validate,
+    with_extra_args_support,
+)
 
 __all__ = ["Trajectory", "run"]
 
@@ -69,8 +74,8 @@ def _check(tx: Any, fn: Any, steps: Any, noise_scale: Any, key: Any) -> bool:
         )
     if not callable(fn):
         raise TypeError(f"run(fn={fn!r}): fn must be a callable params -> scalar loss")
-    _validate.integer("run", "steps", steps, 0)
-    _validate.non_negative("run", noise_scale=noise_scale)
+    validate.integer("run", "steps", steps, 0)
+    validate.non_negative("run", noise_scale=noise_scale)
     noisy = not _is_zero(noise_scale)
     if noisy and key is None:
         raise ValueError(

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.landscapes._landscape import Landscape, make
 
 __all__ = [
@@ -153,8 +153,8 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Landscape:
       Rosenbrock, "An automatic method for finding the greatest or least value of a
       function", The Computer Journal 1960, https://doi.org/10.1093/comjnl/3.3.175
     """
-    _validate.finite("rosenbrock", a=a)
-    _validate.positive("rosenbrock", b=b)
+    validate.finite("rosenbrock", a=a)
+    validate.positive("rosenbrock", b=b)
 
     def fn(x: jax.Array) -> jax.Array:
         u, v = _xy(x)
@@ -321,8 +321,8 @@ def rastrigin(dim: int = 2, a: float = 10.0) -> Landscape:
       Mühlenbein et al., "The parallel genetic algorithm as function optimizer",
       Parallel Computing 1991, https://doi.org/10.1016/0167-8191(91)90064-3
     """
-    _validate.integer("rastrigin", "dim", dim, 1)
-    _validate.interval("rastrigin", "a", a, 0.25)
+    validate.integer("rastrigin", "dim", dim, 1)
+    validate.interval("rastrigin", "a", a, 0.25)
     dim, a = int(dim), float(a)
 
     def fn(x: jax.Array) -> jax.Array:
@@ -383,9 +383,9 @@ def ill_conditioned_quadratic(condition_number: float = 100.0, dim: int = 2) -> 
       [1.0, 10.0]
     """
     fn_name = "ill_conditioned_quadratic"
-    _validate.interval(fn_name, "condition_number", condition_number, 1.0)
-    _validate.finite(fn_name, condition_number=condition_number)
-    _validate.integer(fn_name, "dim", dim, 1)
+    validate.interval(fn_name, "condition_number", condition_number, 1.0)
+    validate.finite(fn_name, condition_number=condition_number)
+    validate.integer(fn_name, "dim", dim, 1)
     dim = int(dim)
     curvatures = np.geomspace(1.0, float(condition_number), dim) if dim > 1 else np.ones(1)
 

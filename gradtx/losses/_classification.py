@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 
 __all__ = [
@@ -242,7 +242,7 @@ def poly_loss_cross_entropy(
       Functions", ICLR 2022, https://arxiv.org/abs/2204.12511
     """
     fn = "poly_loss_cross_entropy"
-    _validate.finite(fn, epsilon=epsilon)
+    validate.finite(fn, epsilon=epsilon)
     logits = _utils.floating(fn, "logits", logits)
     labels = _utils.floating(fn, "labels", labels)
     cross_entropy = softmax_cross_entropy(logits, labels, axis=axis, where=where)
@@ -379,7 +379,7 @@ def perplexity(logits: Any, labels: Any, *, where: Any | None = None) -> jax.Arr
     if logits.ndim < 1:
         raise ValueError(f"{fn}: logits must have a class axis, got shape {logits.shape}")
     (labels,) = _utils.broadcast_to_shape(fn, "labels", labels, logits.shape[:-1])
-    logits = logits.astype(_numerics.compute_dtype(logits.dtype))
+    logits = logits.astype(numerics.compute_dtype(logits.dtype))
     ce = softmax_cross_entropy_with_integer_labels(logits, labels)
     if where is None:
         return jnp.exp(jnp.mean(ce))
@@ -490,8 +490,8 @@ def sigmoid_focal_loss(
       https://arxiv.org/abs/1708.02002
     """
     fn = "sigmoid_focal_loss"
-    _validate.unit(fn, alpha=alpha)
-    _validate.non_negative(fn, gamma=gamma)
+    validate.unit(fn, alpha=alpha)
+    validate.non_negative(fn, gamma=gamma)
     logits, labels = _logits_and_labels(fn, logits, labels)
     log_p = jax.nn.log_sigmoid(logits)
     log_q = jax.nn.log_sigmoid(-logits)

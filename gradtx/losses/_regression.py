@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.losses import _utils
 
 __all__ = ["absolute_error", "huber_loss", "l2_loss", "log_cosh", "squared_error"]
@@ -168,7 +168,7 @@ def huber_loss(
       Statistics 1964, https://doi.org/10.1214/aoms/1177703732
     """
     fn = "huber_loss"
-    _validate.non_negative(fn, delta=delta)
+    validate.non_negative(fn, delta=delta)
     errors = _errors(fn, predictions, targets)
     delta = _utils.like(delta, errors)
     size = jnp.abs(errors)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _numerics, _validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 
 __all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss"]
@@ -124,8 +124,8 @@ def dice_loss(
       convolutional deep networks", MLMI 2017, https://arxiv.org/abs/1706.05721
     """
     fn = "dice_loss"
-    _validate.non_negative(fn, smooth=smooth, alpha=alpha, beta=beta)
-    _validate.one_of(fn, "reduction", reduction, _REDUCTIONS)
+    validate.non_negative(fn, smooth=smooth, alpha=alpha, beta=beta)
+    validate.one_of(fn, "reduction", reduction, _REDUCTIONS)
     predictions = _utils.floating(fn, "predictions", predictions)
     targets = jnp.asarray(targets)
     if predictions.ndim == targets.ndim - 1:
@@ -245,7 +245,7 @@ def multiclass_generalized_dice_loss(
             f"{fn}: predictions.shape={predictions.shape} and targets.shape="
             f"{targets.shape} must be equal"
         )
-    counts = targets.astype(_numerics.compute_dtype(predictions.dtype))
+    counts = targets.astype(numerics.compute_dtype(predictions.dtype))
     frequencies = jnp.sum(counts, axis=tuple(range(targets.ndim - 1)))
     weights = 1 / (jnp.square(frequencies) + 1e-7)
     weights = weights / jnp.sum(weights) * weights.shape[0]

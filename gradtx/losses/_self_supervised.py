@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.losses import _utils
 from gradtx.losses._similarity import cosine_similarity
 
@@ -55,7 +55,7 @@ def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
       Representations", ICML 2020, https://arxiv.org/abs/2002.05709
     """
     fn = "ntxent"
-    _validate.positive(fn, temperature=temperature)
+    validate.positive(fn, temperature=temperature)
     embeddings = _utils.floating(fn, "embeddings", embeddings)
     labels = jnp.asarray(labels)
     if labels.shape[:1] != embeddings.shape[:1]:

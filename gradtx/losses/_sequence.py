@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 
 __all__ = ["ctc_loss", "ctc_loss_with_forward_probs"]
@@ -21,8 +21,8 @@ def _logsumexp3(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
 
 def _check_inputs(fn, logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon):
     """Validate ranks, shapes, dtypes and hyperparameters; return the arrays."""
-    _validate.finite(fn, log_epsilon=log_epsilon)
-    _validate.interval(fn, "log_epsilon", log_epsilon, high=0.0, high_open=True)
+    validate.finite(fn, log_epsilon=log_epsilon)
+    validate.interval(fn, "log_epsilon", log_epsilon, high=0.0, high_open=True)
     logits = _utils.floating(fn, "logits", logits)
     labels = jnp.asarray(labels)
     logit_paddings = jnp.asarray(logit_paddings)
@@ -52,7 +52,7 @@ def _check_inputs(fn, logits, logit_paddings, labels, label_paddings, blank_id, 
         if not jnp.issubdtype(labels.dtype, jnp.number):
             raise TypeError(f"{fn}: labels must be integer class ids, got {labels.dtype}")
         labels = labels.astype(jnp.int32)
-    _validate.integer(fn, "blank_id", blank_id, 0)
+    validate.integer(fn, "blank_id", blank_id, 0)
     if blank_id >= classes:
         raise ValueError(f"{fn}(blank_id={blank_id!r}): blank_id must be < classes={classes}")
     return logits, logit_paddings.astype(bool), labels, label_paddings.astype(bool)
@@ -145,7 +145,7 @@ def ctc_loss_with_forward_probs(
     )
     batch, steps, classes = logits.shape
     max_labels = labels.shape[1]
-    dtype = _numerics.compute_dtype(logits.dtype)
+    dtype = numerics.compute_dtype(logits.dtype)
     log_eps = jnp.asarray(log_epsilon).astype(dtype)
     log_probs = jax.nn.log_softmax(logits.astype(dtype), axis=-1)  # [B, T, K]
 

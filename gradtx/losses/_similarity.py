@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.losses import _utils
 
 __all__ = [
@@ -300,7 +300,7 @@ def cosine_similarity(
       1983; https://en.wikipedia.org/wiki/Cosine_similarity
     """
     fn = "cosine_similarity"
-    _validate.non_negative(fn, epsilon=epsilon)
+    validate.non_negative(fn, epsilon=epsilon)
     a, b = _floating(fn, predictions=predictions, targets=targets)
     axes, (a, b) = _utils.along_axes(fn, axis, predictions=a, targets=b)
     mask = _utils.where_mask(fn, where, a.shape, axes)
@@ -415,9 +415,9 @@ def triplet_margin_loss(
       Clustering", CVPR 2015, https://arxiv.org/abs/1503.03832
     """
     fn = "triplet_margin_loss"
-    _validate.positive(fn, norm_degree=norm_degree)
-    _validate.non_negative(fn, eps=eps)
-    _validate.finite(fn, margin=margin)
+    validate.positive(fn, norm_degree=norm_degree)
+    validate.non_negative(fn, eps=eps)
+    validate.finite(fn, margin=margin)
     a, p, n = _floating(fn, anchors=anchors, positives=positives, negatives=negatives)
     axes, (a, p, n) = _utils.along_axes(fn, axis, anchors=a, positives=p, negatives=n)
     eps = _utils.like(eps, a)
@@ -478,7 +478,7 @@ def contrastive_loss(
       Mapping", CVPR 2006, https://doi.org/10.1109/CVPR.2006.100
     """
     fn = "contrastive_loss"
-    _validate.non_negative(fn, margin=margin)
+    validate.non_negative(fn, margin=margin)
     a, b = _floating(fn, embeddings_a=embeddings_a, embeddings_b=embeddings_b)
     axes, (a, b) = _utils.along_axes(fn, axis, embeddings_a=a, embeddings_b=b)
     reduced = tuple(s for i, s in enumerate(a.shape) if i not in axes)

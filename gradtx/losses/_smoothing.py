@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.losses import _utils
 
 __all__ = ["smooth_labels"]
@@ -56,7 +56,7 @@ def smooth_labels(
       help?", NeurIPS 2019, https://arxiv.org/abs/1906.02629
     """
     fn = "smooth_labels"
-    _validate.unit(fn, alpha=alpha)
+    validate.unit(fn, alpha=alpha)
     labels = _utils.floating(fn, "labels", labels)
     axes = _utils.canonical_axes(fn, axis, labels.ndim)
     if where is None:

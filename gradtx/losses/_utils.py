@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _numerics
+from gradtx.core import numerics
 
 
 def floating(fn: str, name: str, x: Any) -> jax.Array:
@@ -46,7 +46,7 @@ def promote(*arrays: jax.Array) -> tuple[jax.Array, ...]:
     never widens a float computation.
     """
     dtypes = [a.dtype for a in arrays if a.dtype != jnp.bool_]
-    dtype = _numerics.common_dtype(*dtypes) if dtypes else jnp.dtype(jnp.bool_)
+    dtype = numerics.common_dtype(*dtypes) if dtypes else jnp.dtype(jnp.bool_)
     return tuple(a.astype(dtype) for a in arrays)
 
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 
 __all__ = [
     "AccumulationType",
@@ -134,7 +134,7 @@ def reshape_batch_axis(tree: Any, microbatch_size: int, axis: int = 0) -> Any:
       >>> microbatching.reshape_batch_axis(jnp.arange(6), 2).tolist()
       [[0, 3], [1, 4], [2, 5]]
     """
-    _validate.integer("reshape_batch_axis", "microbatch_size", microbatch_size, 1)
+    validate.integer("reshape_batch_axis", "microbatch_size", microbatch_size, 1)
 
     def split(x):
         size = jnp.shape(x)[axis]
@@ -295,7 +295,7 @@ def microbatch(
     """
     if microbatch_size is None:
         return fun
-    _validate.integer("microbatch", "microbatch_size", microbatch_size, 1)
+    validate.integer("microbatch", "microbatch_size", microbatch_size, 1)
     argnums, argnames = _as_tuple(argnums), _as_tuple(argnames)
     axes = _as_tuple(in_axes)
     if len(axes) == 1 and isinstance(in_axes, int):

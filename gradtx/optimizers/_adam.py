@@ -10,18 +10,19 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule
+from gradtx.core import GradientTransformation, ScalarOrSchedule, validate
 from gradtx.optimizers._alias import LR, Decay, alias
-from gradtx.transforms._adam_family import (
+from gradtx.transforms import (
     scale_by_adam,
     scale_by_adamax,
+    scale_by_adan,
     scale_by_amsgrad,
     scale_by_belief,
+    scale_by_lion,
+    scale_by_novograd,
     scale_by_radam,
     scale_by_yogi,
 )
-from gradtx.transforms._adam_variants import scale_by_adan, scale_by_lion, scale_by_novograd
 
 __all__ = [
     "adabelief",
@@ -471,7 +472,7 @@ def lion(
       Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023,
       https://arxiv.org/abs/2302.06675
     """
-    _validate.unit("lion", b1=b1, b2=b2)  # Lion's b1 and b2 may be 1, unlike Adam's
+    validate.unit("lion", b1=b1, b2=b2)  # Lion's b1 and b2 may be 1, unlike Adam's
     scaler = partial(scale_by_lion, b1, b2, mu_dtype)
     return alias("lion", learning_rate, scaler, Decay(weight_decay, mask), LR)
 
@@ -532,7 +533,7 @@ def radam(
       Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020,
       https://arxiv.org/abs/1908.03265
     """
-    _validate.interval("radam", "threshold", threshold, 4.0)
+    validate.interval("radam", "threshold", threshold, 4.0)
     scaler = partial(
         scale_by_radam, b1, b2, eps, eps_root, threshold, nesterov=nesterov, nu_dtype=nu_dtype
     )
@@ -697,6 +698,6 @@ def novograd(
       Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments for
       Training of Deep Networks", arXiv 2019, https://arxiv.org/abs/1905.11286
     """
-    _validate.non_negative("novograd", weight_decay=weight_decay)  # applied by the scaler
+    validate.non_negative("novograd", weight_decay=weight_decay)  # applied by the scaler
     scaler = partial(scale_by_novograd, b1, b2, eps, eps_root, weight_decay)
     return alias("novograd", learning_rate, scaler, LR, b1=b1, b2=b2)

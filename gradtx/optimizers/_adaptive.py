@@ -7,19 +7,21 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, identity
+from gradtx.core import GradientTransformation, ScalarOrSchedule, identity
 from gradtx.optimizers._alias import LR, Decay, alias
-from gradtx.transforms._adding import MaskOrFn
-from gradtx.transforms._clipping import clip_by_block_rms
-from gradtx.transforms._factored import _scale_by_param_block_rms, scale_by_factored_rms
-from gradtx.transforms._momentum import ema, trace
-from gradtx.transforms._rms_family import (
+from gradtx.transforms import (
+    clip_by_block_rms,
+    ema,
+    scale,
     scale_by_adadelta,
+    scale_by_learning_rate,
     scale_by_rms,
     scale_by_rss,
     scale_by_stddev,
+    trace,
 )
-from gradtx.transforms._scaling import scale, scale_by_learning_rate
+from gradtx.transforms._adding import MaskOrFn
+from gradtx.transforms._factored import _scale_by_param_block_rms, scale_by_factored_rms
 
 __all__ = ["adadelta", "adafactor", "adagrad", "rmsprop"]
 

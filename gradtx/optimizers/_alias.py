@@ -12,11 +12,9 @@ import enum
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, GradientTransformationExtraArgs
-from gradtx.core._combine import chain
+from gradtx.core import GradientTransformation, GradientTransformationExtraArgs, chain, validate
+from gradtx.transforms import scale_by_learning_rate
 from gradtx.transforms._adding import add_decayed_weights, check_mask
-from gradtx.transforms._scaling import scale_by_learning_rate
 
 
 class _Marker(enum.Enum):
@@ -66,11 +64,11 @@ def alias(
       params)`` before any stateful part has checked the update tree, so ``update`` then
       checks the updates against the params itself (`TreeMismatchError` naming ``fn``).
     """
-    _validate.finite(fn, learning_rate=learning_rate)
-    _validate.decay(fn, **decays)
+    validate.finite(fn, learning_rate=learning_rate)
+    validate.decay(fn, **decays)
     for part in parts:
         if isinstance(part, Decay):
-            _validate.non_negative(fn, **{part.arg: part.weight_decay})
+            validate.non_negative(fn, **{part.arg: part.weight_decay})
             if part.mask_arg is not None:
                 check_mask(fn, part.mask, part.mask_arg)
     built = []
@@ -87,8 +85,8 @@ def alias(
         return tx
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, params, what="params")
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, params, what="params")
         return tx.update(updates, state, params, **extra_args)
 
     return GradientTransformationExtraArgs(tx.init, update_fn)

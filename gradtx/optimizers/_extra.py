@@ -6,17 +6,26 @@ from typing import Any
 
 import jax
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation, ScalarOrSchedule
-from gradtx.core._combine import chain
+from gradtx.core import (
+    EmptyState,
+    GradientTransformation,
+    ScalarOrSchedule,
+    chain,
+    numerics,
+    validate,
+)
 from gradtx.optimizers._sgd import sgd
+from gradtx.transforms import (
+    ema,
+    scale,
+    scale_by_learning_rate,
+    scale_by_polyak,
+    scale_by_rprop,
+    scale_by_sign,
+    scale_by_sm3,
+    scale_by_trust_ratio,
+)
 from gradtx.transforms._adding import MaskOrFn, add_decayed_weights
-from gradtx.transforms._momentum import ema
-from gradtx.transforms._polyak import scale_by_polyak
-from gradtx.transforms._rprop import scale_by_rprop
-from gradtx.transforms._scaling import scale, scale_by_learning_rate, scale_by_sign
-from gradtx.transforms._sm3 import scale_by_sm3
-from gradtx.transforms._trust_ratio import scale_by_trust_ratio
 
 __all__ = ["MaskOrFn", "fromage", "polyak_sgd", "rprop", "signum", "sm3"]
 
@@ -112,7 +121,7 @@ def sm3(learning_rate: float, momentum: float = 0.9) -> GradientTransformation:
       Anil et al., "Memory-Efficient Adaptive Optimization", NeurIPS 2019,
       https://arxiv.org/abs/1901.11150
     """
-    _validate.finite("sm3", learning_rate=learning_rate)
+    validate.finite("sm3", learning_rate=learning_rate)
     return chain(scale_by_sm3(momentum), scale(-learning_rate))
 
 
@@ -125,10 +134,10 @@ def _add_scaled_params(rate: float) -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params("fromage", params)
+        validate.require_params("fromage", params)
 
         def one(g, p):
-            return _numerics.promote_add(g, _numerics.scalar_mul(rate, p)).astype(g.dtype)
+            return numerics.promote_add(g, numerics.scalar_mul(rate, p)).astype(g.dtype)
 
         return jax.tree.map(one, updates, params), state
 
@@ -168,8 +177,8 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6) -> Gradient
       Bernstein et al., "On the distance between two neural networks and the stability
       of learning", NeurIPS 2020, https://arxiv.org/abs/2002.03432
     """
-    _validate.finite("fromage", learning_rate=learning_rate)
-    _validate.non_negative("fromage", min_norm=min_norm)
+    validate.finite("fromage", learning_rate=learning_rate)
+    validate.non_negative("fromage", min_norm=min_norm)
     if not callable(learning_rate):
         mult = 1 / (1 + learning_rate**2) ** 0.5
         return chain(

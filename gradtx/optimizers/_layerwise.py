@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule
+from gradtx.core import GradientTransformation, ScalarOrSchedule
 from gradtx.optimizers._alias import LR, Decay, alias
-from gradtx.transforms._adam_family import scale_by_adam
+from gradtx.transforms import scale_by_adam, scale_by_trust_ratio, trace
 from gradtx.transforms._adding import MaskOrFn, check_mask
-from gradtx.transforms._momentum import trace
-from gradtx.transforms._trust_ratio import scale_by_trust_ratio
 from gradtx.wrappers import masked
 
 __all__ = ["lamb", "lars"]

@@ -5,12 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule
-from gradtx.core._combine import chain
-from gradtx.transforms._adam_family import scale_by_adam
-from gradtx.transforms._optimistic import scale_by_optimistic_gradient
-from gradtx.transforms._scaling import scale_by_learning_rate
+from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, validate
+from gradtx.transforms import scale_by_adam, scale_by_learning_rate, scale_by_optimistic_gradient
 
 __all__ = ["optimistic_adam", "optimistic_adam_v2", "optimistic_gradient_descent"]
 
@@ -119,7 +115,7 @@ def optimistic_adam(
             "optimistic_adam(learning_rate=<schedule>): this version of `optimistic_adam` "
             "does not support learning rate schedules but `optimistic_adam_v2` does."
         )
-    _validate.finite("optimistic_adam", learning_rate=learning_rate, optimism=optimism)
+    validate.finite("optimistic_adam", learning_rate=learning_rate, optimism=optimism)
     if optimism is None:
         optimism = learning_rate
     return chain(

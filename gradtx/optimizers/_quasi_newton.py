@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, identity
-from gradtx.core._combine import chain
-from gradtx.transforms._lbfgs import scale_by_lbfgs
-from gradtx.transforms._linesearch import scale_by_zoom_linesearch
-from gradtx.transforms._scaling import scale, scale_by_learning_rate
+from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, identity
+from gradtx.transforms import (
+    scale,
+    scale_by_lbfgs,
+    scale_by_learning_rate,
+    scale_by_zoom_linesearch,
+)
 
 __all__ = ["lbfgs"]
 

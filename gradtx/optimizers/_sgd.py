@@ -6,12 +6,8 @@ from typing import Any
 
 import jax
 
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, ScalarOrSchedule, identity
-from gradtx.core._combine import chain
-from gradtx.transforms._adding import add_noise
-from gradtx.transforms._momentum import trace
-from gradtx.transforms._scaling import scale_by_learning_rate, scale_by_sign
+from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, identity, validate
+from gradtx.transforms import add_noise, scale_by_learning_rate, scale_by_sign, trace
 
 __all__ = ["noisy_sgd", "sgd", "sign_sgd"]
 
@@ -57,11 +53,11 @@ def sgd(
       Statistics 1951; Sutskever et al., "On the importance of initialization and
       momentum in deep learning", ICML 2013.
     """
-    _validate.finite("sgd", learning_rate=learning_rate)
+    validate.finite("sgd", learning_rate=learning_rate)
     if momentum is None:
         accumulate = identity()
     else:
-        _validate.decay("sgd", momentum=momentum)
+        validate.decay("sgd", momentum=momentum)
         accumulate = trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype)
     return chain(accumulate, scale_by_learning_rate(learning_rate))
 
@@ -92,7 +88,7 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
       Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems",
       ICML 2018, https://arxiv.org/abs/1802.04434
     """
-    _validate.finite("sign_sgd", learning_rate=learning_rate)
+    validate.finite("sign_sgd", learning_rate=learning_rate)
     return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
@@ -139,5 +135,5 @@ def noisy_sgd(
       Neelakantan et al., "Adding Gradient Noise Improves Learning for Very Deep
       Networks", 2015, https://arxiv.org/abs/1511.06807
     """
-    _validate.finite("noisy_sgd", learning_rate=learning_rate)
+    validate.finite("noisy_sgd", learning_rate=learning_rate)
     return chain(add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate))

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _validate
+from gradtx.core import validate
 
 __all__ = ["Gumbel", "Normal", "make_perturbed_fun"]
 
@@ -194,8 +194,8 @@ def make_perturbed_fun(
       Differentiable Monte Carlo Estimator", ICML 2018, https://arxiv.org/abs/1802.05098
     """
     fn = "make_perturbed_fun"
-    _validate.integer(fn, "num_samples", num_samples, 1)
-    _validate.positive(fn, sigma=sigma)
+    validate.integer(fn, "num_samples", num_samples, 1)
+    validate.positive(fn, sigma=sigma)
 
     def perturbed(key: Any, inputs: Any) -> Any:
         baseline = fun(jax.lax.stop_gradient(inputs)) if use_baseline else None

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
+from gradtx.core import numerics, validate
 
 __all__ = [
     "projection_box",
@@ -153,7 +153,7 @@ def projection_hypercube(tree: Any, scale: Any = 1) -> Any:
       Boyd and Vandenberghe, "Convex Optimization", Cambridge University Press 2004,
       section 8.1, https://web.stanford.edu/~boyd/cvxbook/
     """
-    _validate.non_negative("projection_hypercube", scale=scale)
+    validate.non_negative("projection_hypercube", scale=scale)
     return projection_box(tree, lower=0, upper=scale)
 
 
@@ -161,7 +161,7 @@ def _compute_leaves(tree: Any) -> tuple[list[jax.Array], jnp.dtype]:
     """The leaves as arrays, and the float dtype (float32 or wider) to reduce them in."""
     leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
     dtype = functools.reduce(
-        _numerics.common_dtype, [_numerics.compute_dtype(x.dtype) for x in leaves], jnp.float32
+        numerics.common_dtype, [numerics.compute_dtype(x.dtype) for x in leaves], jnp.float32
     )
     return leaves, jnp.dtype(dtype)
 
@@ -272,7 +272,7 @@ def projection_simplex(tree: Any, scale: Any = 1) -> Any:
       and the l1 ball", Mathematical Programming 2016,
       https://doi.org/10.1007/s10107-015-0946-6
     """
-    _validate.positive("projection_simplex", scale=scale)
+    validate.positive("projection_simplex", scale=scale)
     return _project_simplex(tree, scale)
 
 
@@ -313,7 +313,7 @@ def projection_l1_sphere(tree: Any, scale: Any = 1) -> Any:
       Duchi et al., "Efficient Projections onto the l1-Ball for Learning in High
       Dimensions", ICML 2008, https://doi.org/10.1145/1390156.1390191
     """
-    _validate.positive("projection_l1_sphere", scale=scale)
+    validate.positive("projection_l1_sphere", scale=scale)
     magnitudes = _project_simplex(jax.tree.map(jnp.abs, tree), scale)
     return jax.tree.map(lambda x, m: _sign(x) * m, tree, magnitudes)
 
@@ -347,7 +347,7 @@ def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
       Duchi et al., "Efficient Projections onto the l1-Ball for Learning in High
       Dimensions", ICML 2008, https://doi.org/10.1145/1390156.1390191
     """
-    _validate.positive("projection_l1_ball", scale=scale)
+    validate.positive("projection_l1_ball", scale=scale)
     leaves, dtype = _compute_leaves(tree)
     norm = sum(jnp.sum(jnp.abs(x.astype(dtype))) for x in leaves)
     return jax.lax.cond(
@@ -387,7 +387,7 @@ def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
       Boyd and Vandenberghe, "Convex Optimization", Cambridge University Press 2004,
       section 8.1, https://web.stanford.edu/~boyd/cvxbook/
     """
-    _validate.positive("projection_l2_sphere", scale=scale)
+    validate.positive("projection_l2_sphere", scale=scale)
     leaves, dtype = _compute_leaves(tree)
     n = sum(x.size for x in leaves)
     norm = tree_lib.l2_norm(tree).astype(dtype)
@@ -424,7 +424,7 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
       Boyd and Vandenberghe, "Convex Optimization", Cambridge University Press 2004,
       section 8.1, https://web.stanford.edu/~boyd/cvxbook/
     """
-    _validate.positive("projection_l2_ball", scale=scale)
+    validate.positive("projection_l2_ball", scale=scale)
     _, dtype = _compute_leaves(tree)
     s = jnp.asarray(scale).astype(dtype)
     squared = tree_lib.l2_norm(tree, squared=True).astype(dtype)
@@ -458,7 +458,7 @@ def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
       Boyd and Vandenberghe, "Convex Optimization", Cambridge University Press 2004,
       section 8.1, https://web.stanford.edu/~boyd/cvxbook/
     """
-    _validate.non_negative("projection_linf_ball", scale=scale)
+    validate.non_negative("projection_linf_ball", scale=scale)
     return jax.tree.map(lambda x: jnp.clip(x, -_cast(scale, x), _cast(scale, x)), tree)
 
 

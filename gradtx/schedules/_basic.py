@@ -21,8 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _validate
-from gradtx.core._base import Schedule
+from gradtx.core import Schedule, validate
 
 __all__ = [
     "constant_schedule",
@@ -43,7 +42,7 @@ def _check_steps(fn: str, name: str, value: Any, minimum: int | None) -> Any:
     Tracers are returned unchecked; ``minimum=None`` checks the kind only.
 
     Accepts Python/NumPy integers, integer-valued floats and concrete 0-d integer
-    arrays (``_validate.integer`` rejects the latter, which ``inject_hyperparams``
+    arrays (``validate.integer`` rejects the latter, which ``inject_hyperparams``
     produces when it builds a transform outside ``jit``).
     """
     if isinstance(value, jax.core.Tracer):
@@ -94,7 +93,7 @@ def _check_boundaries(fn: str, name: str, boundaries_and_scales: Any) -> list[tu
         if isinstance(scale, jax.core.Tracer):
             items.append((int(step), scale))
             continue
-        _validate.check_kind(fn, name, scale, allow_callable=False)
+        validate.check_kind(fn, name, scale, allow_callable=False)
         x = float(np.asarray(scale))
         if not (math.isfinite(x) and x >= 0):
             raise ValueError(
@@ -187,7 +186,7 @@ def constant_schedule(value: jax.typing.ArrayLike) -> Schedule:
       >>> sched(0), sched(1000)
       (0.5, 0.5)
     """
-    _validate.finite("constant_schedule", value=value)
+    validate.finite("constant_schedule", value=value)
     return lambda count: value
 
 
@@ -233,9 +232,9 @@ def polynomial_schedule(
       [1.0, 0.25, 0.0, 0.0]
     """
     fn = "polynomial_schedule"
-    _validate.finite(fn, init_value=init_value, end_value=end_value)
-    _validate.interval(fn, "power", power, 0.0, low_open=True)
-    _validate.finite(fn, power=power)
+    validate.finite(fn, init_value=init_value, end_value=end_value)
+    validate.interval(fn, "power", power, 0.0, low_open=True)
+    validate.finite(fn, power=power)
     transition_steps = _check_steps(fn, "transition_steps", transition_steps, None)
     transition_begin = _check_steps(fn, "transition_begin", transition_begin, 0)
     if not isinstance(transition_steps, jax.core.Tracer) and transition_steps <= 0:
@@ -277,7 +276,7 @@ def linear_schedule(
       [1.0, 1.0, 0.7, 0.1, 0.1]
     """
     fn = "linear_schedule"
-    _validate.finite(fn, init_value=init_value, end_value=end_value)
+    validate.finite(fn, init_value=init_value, end_value=end_value)
     transition_steps = _check_steps(fn, "transition_steps", transition_steps, None)
     transition_begin = _check_steps(fn, "transition_begin", transition_begin, 0)
     if not isinstance(transition_steps, jax.core.Tracer) and transition_steps <= 0:
@@ -336,11 +335,11 @@ def exponential_decay(
       [1.0, 1.0, 0.5, 0.3]
     """
     fn = "exponential_decay"
-    _validate.finite(fn, init_value=init_value, end_value=end_value)
+    validate.finite(fn, init_value=init_value, end_value=end_value)
     transition_steps = _check_steps(fn, "transition_steps", transition_steps, 1)
     transition_begin = _check_steps(fn, "transition_begin", transition_begin, 0)
-    _validate.interval(fn, "decay_rate", decay_rate, 0.0, low_open=True)
-    _validate.finite(fn, decay_rate=decay_rate)
+    validate.interval(fn, "decay_rate", decay_rate, 0.0, low_open=True)
+    validate.finite(fn, decay_rate=decay_rate)
     return _exponential(
         init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
     )
@@ -376,7 +375,7 @@ def piecewise_constant_schedule(
       [1.0, 1.0, 0.1, 0.1, 0.05, 0.05]
     """
     fn = "piecewise_constant_schedule"
-    _validate.finite(fn, init_value=init_value)
+    validate.finite(fn, init_value=init_value)
     items = _check_boundaries(fn, "boundaries_and_scales", boundaries_and_scales)
 
     def schedule(count):
@@ -428,8 +427,8 @@ def piecewise_interpolate_schedule(
       [1.0, 0.55, 0.1, 0.0505, 0.001, 0.001]
     """
     fn = "piecewise_interpolate_schedule"
-    _validate.one_of(fn, "interpolate_type", interpolate_type, ("linear", "cosine"))
-    _validate.finite(fn, init_value=init_value)
+    validate.one_of(fn, "interpolate_type", interpolate_type, ("linear", "cosine"))
+    validate.finite(fn, init_value=init_value)
     items = _check_boundaries(fn, "boundaries_and_scales", boundaries_and_scales)
     knots: list[tuple[int, Any]] = [(0, init_value)]
     for boundary, scale in items:

@@ -8,8 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
-from gradtx.core._base import Schedule
+from gradtx.core import Schedule, validate
 from gradtx.schedules._basic import (
     _check_steps,
     _exponential,
@@ -84,11 +83,11 @@ def cosine_decay_schedule(
       ICLR 2017, https://arxiv.org/abs/1608.03983
     """
     fn = "cosine_decay_schedule"
-    _validate.finite(fn, init_value=init_value)
+    validate.finite(fn, init_value=init_value)
     decay_steps = _check_steps(fn, "decay_steps", decay_steps, 1)
-    _validate.unit(fn, alpha=alpha)
-    _validate.interval(fn, "exponent", exponent, 0.0, low_open=True)
-    _validate.finite(fn, exponent=exponent)
+    validate.unit(fn, alpha=alpha)
+    validate.interval(fn, "exponent", exponent, 0.0, low_open=True)
+    validate.finite(fn, exponent=exponent)
 
     def schedule(count):
         factor = _cosine_factor(count, decay_steps, exponent)
@@ -130,7 +129,7 @@ def warmup_constant_schedule(
       [0.0, 0.25, 1.0, 1.0]
     """
     fn = "warmup_constant_schedule"
-    _validate.finite(fn, init_value=init_value, peak_value=peak_value)
+    validate.finite(fn, init_value=init_value, peak_value=peak_value)
     warmup_steps = _check_steps(fn, "warmup_steps", warmup_steps, 0)
     return _warmup(init_value, peak_value, warmup_steps)
 
@@ -187,7 +186,7 @@ def warmup_cosine_decay_schedule(
       2017, https://arxiv.org/abs/1706.02677
     """
     fn = "warmup_cosine_decay_schedule"
-    _validate.finite(fn, init_value=init_value, peak_value=peak_value, end_value=end_value)
+    validate.finite(fn, init_value=init_value, peak_value=peak_value, end_value=end_value)
     warmup_steps = _check_steps(fn, "warmup_steps", warmup_steps, 0)
     decay_steps = _check_steps(fn, "decay_steps", decay_steps, 1)
     if not decay_steps > warmup_steps:
@@ -195,8 +194,8 @@ def warmup_cosine_decay_schedule(
             f"{fn}(decay_steps={decay_steps!r}): decay_steps must be > warmup_steps "
             f"(={warmup_steps!r}); decay_steps counts the warmup steps too"
         )
-    _validate.interval(fn, "exponent", exponent, 0.0, low_open=True)
-    _validate.finite(fn, exponent=exponent)
+    validate.interval(fn, "exponent", exponent, 0.0, low_open=True)
+    validate.finite(fn, exponent=exponent)
     cosine_steps = decay_steps - warmup_steps
     # As Optax: the cosine runs from peak_value to alpha * peak_value, alpha = end / peak,
     # and a zero peak stays zero whatever end_value is.
@@ -254,12 +253,12 @@ def warmup_exponential_decay_schedule(
       [0.0, 0.5, 1.0, 0.5, 0.25]
     """
     fn = "warmup_exponential_decay_schedule"
-    _validate.finite(fn, init_value=init_value, peak_value=peak_value, end_value=end_value)
+    validate.finite(fn, init_value=init_value, peak_value=peak_value, end_value=end_value)
     warmup_steps = _check_steps(fn, "warmup_steps", warmup_steps, 0)
     transition_steps = _check_steps(fn, "transition_steps", transition_steps, 1)
     transition_begin = _check_steps(fn, "transition_begin", transition_begin, 0)
-    _validate.interval(fn, "decay_rate", decay_rate, 0.0, low_open=True)
-    _validate.finite(fn, decay_rate=decay_rate)
+    validate.interval(fn, "decay_rate", decay_rate, 0.0, low_open=True)
+    validate.finite(fn, decay_rate=decay_rate)
     decay = _exponential(
         peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
     )
@@ -268,10 +267,10 @@ def warmup_exponential_decay_schedule(
 
 def _check_onecycle(fn, transition_steps, peak_value, pct_start, div_factor, final_div_factor):
     transition_steps = _check_steps(fn, "transition_steps", transition_steps, 1)
-    _validate.finite(fn, peak_value=peak_value)
-    _validate.unit(fn, pct_start=pct_start)
-    _validate.positive(fn, div_factor=div_factor, final_div_factor=final_div_factor)
-    _validate.finite(fn, div_factor=div_factor, final_div_factor=final_div_factor)
+    validate.finite(fn, peak_value=peak_value)
+    validate.unit(fn, pct_start=pct_start)
+    validate.positive(fn, div_factor=div_factor, final_div_factor=final_div_factor)
+    validate.finite(fn, div_factor=div_factor, final_div_factor=final_div_factor)
 
 
 def linear_onecycle_schedule(
@@ -320,7 +319,7 @@ def linear_onecycle_schedule(
     """
     fn = "linear_onecycle_schedule"
     _check_onecycle(fn, transition_steps, peak_value, pct_start, div_factor, final_div_factor)
-    _validate.interval(fn, "pct_final", pct_final, float(pct_start), 1.0)
+    validate.interval(fn, "pct_final", pct_final, float(pct_start), 1.0)
     init = peak_value / div_factor
     knots = [
         (0, init),

@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
-from gradtx.core._base import Schedule
+from gradtx.core import Schedule, validate
 from gradtx.schedules._basic import _check_steps, _float_step
 
 __all__ = ["cyclic_schedule", "inverse_sqrt_schedule"]
@@ -51,7 +50,7 @@ def inverse_sqrt_schedule(
       https://arxiv.org/abs/1706.03762
     """
     fn = "inverse_sqrt_schedule"
-    _validate.finite(fn, peak_value=peak_value, init_value=init_value)
+    validate.finite(fn, peak_value=peak_value, init_value=init_value)
     warmup_steps = _check_steps(fn, "warmup_steps", warmup_steps, 1)
 
     def schedule(count):
@@ -111,10 +110,10 @@ def cyclic_schedule(
       https://arxiv.org/abs/1506.01186
     """
     fn = "cyclic_schedule"
-    _validate.finite(fn, base_value=base_value, max_value=max_value)
+    validate.finite(fn, base_value=base_value, max_value=max_value)
     step_size = _check_steps(fn, "step_size", step_size, 1)
-    _validate.one_of(fn, "mode", mode, ("triangular", "triangular2", "exp_range"))
-    _validate.interval(fn, "gamma", gamma, 0.0, 1.0, low_open=True)
+    validate.one_of(fn, "mode", mode, ("triangular", "triangular2", "exp_range"))
+    validate.interval(fn, "gamma", gamma, 0.0, 1.0, low_open=True)
 
     def schedule(count):
         t = _float_step(count)

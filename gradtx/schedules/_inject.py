@@ -17,14 +17,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _numerics
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
+    numerics,
     with_extra_args_support,
 )
-from gradtx.transforms._scaling import ScaleByScheduleState
+from gradtx.transforms import ScaleByScheduleState
 
 __all__ = [
     "InjectHyperparamsState",
@@ -90,11 +90,11 @@ class _WrappedSchedule:
         self.schedule = schedule
 
     def init(self) -> WrappedScheduleState:
-        return WrappedScheduleState(count=_numerics.zero_count())
+        return WrappedScheduleState(count=numerics.zero_count())
 
     def update(self, state: WrappedScheduleState, **extra_args: Any) -> WrappedScheduleState:
         del extra_args
-        return WrappedScheduleState(count=_numerics.safe_increment(state.count))
+        return WrappedScheduleState(count=numerics.safe_increment(state.count))
 
     def __call__(self, state: WrappedScheduleState, **extra_args: Any) -> Any:
         del extra_args
@@ -131,7 +131,7 @@ def _runtime(value: Any, dtype: Any, *, keep_arrays: bool = False) -> jax.Array:
         return value
     arr = jnp.asarray(value)
     if jnp.issubdtype(arr.dtype, jnp.floating):
-        return arr.astype(dtype if dtype is not None else _numerics.compute_dtype(arr.dtype))
+        return arr.astype(dtype if dtype is not None else numerics.compute_dtype(arr.dtype))
     return arr.astype(arr.dtype)
 
 
@@ -151,7 +151,7 @@ def _build(
             f"{fn}(static_args={sorted(static)!r}): static_args must name parameters of "
             f"inner_factory; unknown: {sorted(unknown)}, known: {list(signature.parameters)}"
         )
-    hyperparam_dtype = _numerics.canonicalize_dtype(hyperparam_dtype)
+    hyperparam_dtype = numerics.canonicalize_dtype(hyperparam_dtype)
 
     def target_dtype(params):
         if hyperparam_dtype is not None or params is None:
@@ -163,7 +163,7 @@ def _build(
         ]
         if not dtypes:
             return jnp.dtype(jnp.float32)
-        return _numerics.compute_dtype(max(dtypes, key=lambda d: jnp.finfo(d).bits))
+        return numerics.compute_dtype(max(dtypes, key=lambda d: jnp.finfo(d).bits))
 
     @functools.wraps(inner_factory)
     def wrapped(*args: Any, **kwargs: Any) -> GradientTransformation:
@@ -196,7 +196,7 @@ def _build(
 
         # Check the hyperparameters now, with concrete values (schedules at step 0).
         if not stateful:
-            first = {k: f(_numerics.zero_count()) for k, f in scheduled.items()}
+            first = {k: f(numerics.zero_count()) for k, f in scheduled.items()}
             inner_factory(**fixed, **numeric, **first)
         # Every schedule is driven as a stateful one; a plain one keeps its count.
         schedules = {k: _WrappedSchedule(f) for k, f in scheduled.items()}
@@ -218,7 +218,7 @@ def _build(
                 for k, v in hyperparams.items()
             }
             return InjectStatefulHyperparamsState(
-                count=_numerics.zero_count(),
+                count=numerics.zero_count(),
                 hyperparams=hyperparams,
                 hyperparams_states=schedule_states,
                 inner_state=inner_factory(**fixed, **call).init(params),
@@ -239,7 +239,7 @@ def _build(
             )
             updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
             return updates, InjectStatefulHyperparamsState(
-                count=_numerics.safe_increment(state.count),
+                count=numerics.safe_increment(state.count),
                 hyperparams=hyperparams,
                 hyperparams_states=new_schedule_states,
                 inner_state=inner_state,

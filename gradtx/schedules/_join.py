@@ -7,7 +7,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from gradtx.core._base import Schedule
+from gradtx.core import Schedule
 from gradtx.schedules._basic import _check_steps
 
 __all__ = ["join_schedules"]

@@ -8,9 +8,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
-from gradtx.core._base import GradientTransformation, Schedule, with_extra_args_support
-from gradtx.core._update import apply_updates
+from gradtx.core import (
+    GradientTransformation,
+    Schedule,
+    apply_updates,
+    validate,
+    with_extra_args_support,
+)
 from gradtx.schedules._basic import _check_steps
 
 __all__ = ["LRRangeTestResult", "lr_range_test", "plot_lr_range_test"]
@@ -255,15 +259,15 @@ def lr_range_test(
     for name, f in (("loss_fn", loss_fn), ("tx_factory", tx_factory)):
         if not callable(f):
             raise TypeError(f"{fn}({name}={f!r}): {name} must be callable")
-    _validate.positive(fn, min_lr=min_lr)
-    _validate.finite(fn, min_lr=min_lr, max_lr=max_lr)
-    _validate.interval(fn, "max_lr", max_lr, float(min_lr), low_open=True)
+    validate.positive(fn, min_lr=min_lr)
+    validate.finite(fn, min_lr=min_lr, max_lr=max_lr)
+    validate.interval(fn, "max_lr", max_lr, float(min_lr), low_open=True)
     num_steps = _check_steps(fn, "num_steps", num_steps, 2)
-    _validate.decay(fn, smoothing=smoothing)
-    _validate.interval(fn, "divergence_threshold", divergence_threshold, 1.0, low_open=True)
+    validate.decay(fn, smoothing=smoothing)
+    validate.interval(fn, "divergence_threshold", divergence_threshold, 1.0, low_open=True)
     skip_start = _check_steps(fn, "skip_start", skip_start, 0)
     skip_end = _check_steps(fn, "skip_end", skip_end, 0)
-    _validate.one_of(fn, "rule", rule, RULES)
+    validate.one_of(fn, "rule", rule, RULES)
 
     schedule = _geometric(float(min_lr), float(max_lr), int(num_steps))
     num_batches = None if batches is None else jax.tree.leaves(batches)[0].shape[0]

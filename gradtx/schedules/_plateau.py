@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation
+from gradtx.core import GradientTransformation, numerics, validate
 from gradtx.schedules._basic import _check_steps
 
 __all__ = ["ReduceLROnPlateauState", "reduce_on_plateau"]
@@ -125,29 +124,29 @@ def reduce_on_plateau(
       Optax, ``optax.contrib.reduce_on_plateau``.
     """
     fn = "reduce_on_plateau"
-    _validate.interval(fn, "factor", factor, 0.0, 1.0, low_open=True, high_open=True)
+    validate.interval(fn, "factor", factor, 0.0, 1.0, low_open=True, high_open=True)
     patience = _check_steps(fn, "patience", patience, 1)
-    _validate.unit(fn, rtol=rtol)
-    _validate.non_negative(fn, atol=atol)
-    _validate.finite(fn, atol=atol)
+    validate.unit(fn, rtol=rtol)
+    validate.non_negative(fn, atol=atol)
+    validate.finite(fn, atol=atol)
     if _is_zero(rtol) and _is_zero(atol):
         raise ValueError(f"{fn}(rtol={rtol!r}, atol={atol!r}): rtol and atol must not both be 0")
     cooldown = _check_steps(fn, "cooldown", cooldown, 0)
     accumulation_size = _check_steps(fn, "accumulation_size", accumulation_size, 1)
-    _validate.unit(fn, min_scale=min_scale)
+    validate.unit(fn, min_scale=min_scale)
 
     def init_fn(params):
         dtypes = _float_dtypes(params) or [jnp.dtype(jnp.float32)]
         lowest = min(dtypes, key=lambda d: jnp.finfo(d).bits)
         highest = max(dtypes, key=lambda d: jnp.finfo(d).bits)
-        scale_dtype = _numerics.compute_dtype(lowest)
-        value_dtype = _numerics.compute_dtype(highest)
+        scale_dtype = numerics.compute_dtype(lowest)
+        value_dtype = numerics.compute_dtype(highest)
         return ReduceLROnPlateauState(
             scale=jnp.ones([], scale_dtype),
             best_value=jnp.full([], jnp.inf, value_dtype),
-            plateau_count=_numerics.zero_count(),
-            cooldown_count=_numerics.zero_count(),
-            count=_numerics.zero_count(),
+            plateau_count=numerics.zero_count(),
+            cooldown_count=numerics.zero_count(),
+            count=numerics.zero_count(),
             avg_value=jnp.zeros([], value_dtype),
         )
 
@@ -158,7 +157,7 @@ def reduce_on_plateau(
         margin = jnp.where(jnp.isfinite(best_so_far), _as(rtol, dtype) * jnp.abs(best_so_far), 0)
         improved = avg < best_so_far - margin.astype(dtype) - _as(atol, dtype)
         best = jnp.where(improved, avg, state.best_value)
-        plateau = jnp.where(improved, 0, _numerics.safe_increment(state.plateau_count))
+        plateau = jnp.where(improved, 0, numerics.safe_increment(state.plateau_count))
         reduce = plateau == _as(patience, jnp.int32)
         s_dtype = state.scale.dtype
         reduced = jnp.where(reduce, state.scale * _as(factor, s_dtype), state.scale)
@@ -173,17 +172,17 @@ def reduce_on_plateau(
                 state.cooldown_count - 1,
                 jnp.where(reduce, _as(cooldown, jnp.int32), 0),
             ).astype(jnp.int32),
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             avg_value=jnp.zeros_like(avg),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params
-        value = _validate.require_extra_arg(fn, extra_args, "value")
+        value = validate.require_extra_arg(fn, extra_args, "value")
         if jnp.ndim(value) != 0:
             raise ValueError(f"{fn}: value= must be a scalar, got shape {jnp.shape(value)}")
         dtype = state.avg_value.dtype
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         avg = (_as(state.count, dtype) * state.avg_value + _as(value, dtype)) / _as(count, dtype)
         state = state._replace(count=count, avg_value=avg)
         decided = decide(state)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from gradtx.core import _validate
-from gradtx.core._base import ScalarOrSchedule
+from gradtx.core import ScalarOrSchedule, validate
 from gradtx.schedules._basic import _check_steps
 
 __all__ = ["linear_scaling_rule"]
@@ -58,7 +57,7 @@ def linear_scaling_rule(base_lr: ScalarOrSchedule, base_batch: int, batch: int) 
       NeurIPS 2022, https://arxiv.org/abs/2205.10287
     """
     fn = "linear_scaling_rule"
-    _validate.finite(fn, base_lr=base_lr)
+    validate.finite(fn, base_lr=base_lr)
     base_batch = _check_steps(fn, "base_batch", base_batch, 1)
     batch = _check_steps(fn, "batch", batch, 1)
     factor = int(batch) / int(base_batch)

@@ -6,8 +6,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 
-from gradtx.core import _numerics
-from gradtx.core._base import Schedule
+from gradtx.core import Schedule, numerics
 
 __all__ = ["Schedule", "StatefulSchedule", "WrappedSchedule"]
 
@@ -73,7 +72,7 @@ class WrappedSchedule:
         Returns:
           A `WrappedScheduleState`.
         """
-        return WrappedScheduleState(count=_numerics.zero_count())
+        return WrappedScheduleState(count=numerics.zero_count())
 
     def update(self, state: WrappedScheduleState, **extra_args: Any) -> WrappedScheduleState:
         """Advance the count by one.
@@ -86,7 +85,7 @@ class WrappedSchedule:
           The next state.
         """
         del extra_args
-        return WrappedScheduleState(count=_numerics.safe_increment(state.count))
+        return WrappedScheduleState(count=numerics.safe_increment(state.count))
 
     def __call__(self, state: WrappedScheduleState, **extra_args: Any) -> Any:
         """The schedule at the current count.

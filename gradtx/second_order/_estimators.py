@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.second_order import _operators
 from gradtx.second_order._products import hvp_operator
 
@@ -71,7 +71,7 @@ def hessian_diag(
       Bekas, Kokiopoulou and Saad, "An estimator for the diagonal of a matrix", Applied
       Numerical Mathematics 2007, https://doi.org/10.1016/j.apnum.2007.01.003
     """
-    _validate.integer("hessian_diag", "num_samples", num_samples, 1)
+    validate.integer("hessian_diag", "num_samples", num_samples, 1)
     matvec = hvp_operator(f, params, *args)
     dtype = _operators.compute_dtype(params)
     if key is None:
@@ -161,7 +161,7 @@ def hutchinson_trace(
       https://doi.org/10.1080/03610918908812806
     """
     fn = "hutchinson_trace"
-    _validate.integer(fn, "num_samples", num_samples, 1)
+    validate.integer(fn, "num_samples", num_samples, 1)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
     n = _operators.dimension(like)
@@ -180,7 +180,7 @@ def _batch_size(fn: str, batch_size: int | None, num: int, n: int) -> int:
     """The validated block size; ``None`` -> blocks of at most ``2**16`` entries."""
     if batch_size is None:
         return max(1, min(num, _BLOCK_ENTRIES // max(n, 1)))
-    _validate.integer(fn, "batch_size", batch_size, 1)
+    validate.integer(fn, "batch_size", batch_size, 1)
     return min(batch_size, num)
 
 
@@ -236,7 +236,7 @@ def hutchpp_trace(
       SOSA 2021, https://arxiv.org/abs/2010.09649
     """
     fn = "hutchpp_trace"
-    _validate.integer(fn, "num_matvecs", num_matvecs, 3)
+    validate.integer(fn, "num_matvecs", num_matvecs, 3)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
     n = _operators.dimension(like)

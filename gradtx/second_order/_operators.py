@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics
+from gradtx.core import numerics
 
 Matvec = Callable[[Any], Any]
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -64,7 +64,7 @@ def as_matvec(operator_: Any, fn: str) -> Matvec:
 
         def dense_matvec(v):
             v = jnp.asarray(v)
-            dtype = _numerics.common_dtype(matrix.dtype, v.dtype)
+            dtype = numerics.common_dtype(matrix.dtype, v.dtype)
             return jnp.matmul(matrix.astype(dtype), v.astype(dtype), precision=_HIGHEST)
 
         return dense_matvec
@@ -82,7 +82,7 @@ def dimension(tree: Any) -> int:
 def compute_dtype(tree: Any) -> Any:
     """The widest floating dtype among the leaves, at least float32."""
     dtypes = [jnp.result_type(x) for x in jax.tree.leaves(tree)]
-    return _numerics.compute_dtype(_numerics.common_dtype(jnp.float32, *dtypes))
+    return numerics.compute_dtype(numerics.common_dtype(jnp.float32, *dtypes))
 
 
 def cast(tree: Any, dtype: Any) -> Any:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
+from gradtx.core import numerics, validate
 from gradtx.second_order import _operators
 from gradtx.second_order._products import hvp_operator
 from gradtx.second_order._spectrum import lanczos_run, top_eigenvalues, tridiagonal_eigh
@@ -187,11 +187,11 @@ def cg_solve(
       Nocedal and Wright, "Numerical Optimization", 2nd ed., Springer 2006, Alg. 5.2 and 7.1.
     """
     fn = "cg_solve"
-    _validate.non_negative(fn, damping=damping, tol=tol, atol=atol)
-    _validate.one_of(fn, "negative_curvature", negative_curvature, ("stop", "continue"))
+    validate.non_negative(fn, damping=damping, tol=tol, atol=atol)
+    validate.one_of(fn, "negative_curvature", negative_curvature, ("stop", "continue"))
     if maxiter is None:
         maxiter = _operators.dimension(b)
-    _validate.integer(fn, "maxiter", maxiter, 0)
+    validate.integer(fn, "maxiter", maxiter, 0)
     matvec = _operators.as_matvec(matvec, fn)
     stop_on_negative = negative_curvature == "stop"
     dtype = _operators.compute_dtype(b)
@@ -309,9 +309,9 @@ def steihaug_cg(
     fn = "steihaug_cg"
     if maxiter is None:
         maxiter = _operators.dimension(grad)
-    _validate.integer(fn, "maxiter", maxiter, 0)
+    validate.integer(fn, "maxiter", maxiter, 0)
     if tol is not None:
-        _validate.non_negative(fn, tol=tol)
+        validate.non_negative(fn, tol=tol)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(grad)
     g = _operators.cast(grad, dtype)
@@ -500,9 +500,9 @@ def newton_cg(
       Nocedal and Wright, "Numerical Optimization", 2nd ed., Springer 2006, Alg. 7.1.
     """
     fn = "newton_cg"
-    _validate.integer(fn, "num_steps", num_steps, 0)
-    _validate.integer(fn, "max_backtracks", max_backtracks, 0)
-    _validate.non_negative(fn, damping=damping, gtol=gtol, cg_tol=cg_tol)
+    validate.integer(fn, "num_steps", num_steps, 0)
+    validate.integer(fn, "max_backtracks", max_backtracks, 0)
+    validate.non_negative(fn, damping=damping, gtol=gtol, cg_tol=cg_tol)
     dtype = _operators.compute_dtype(params)
 
     def direction(x, g, gnorm):
@@ -578,10 +578,10 @@ def saddle_free_newton(
       https://arxiv.org/abs/1406.2572
     """
     fn = "saddle_free_newton"
-    _validate.integer(fn, "num_steps", num_steps, 0)
-    _validate.integer(fn, "num_lanczos_steps", num_lanczos_steps, 1)
-    _validate.integer(fn, "max_backtracks", max_backtracks, 0)
-    _validate.non_negative(fn, damping=damping, gtol=gtol)
+    validate.integer(fn, "num_steps", num_steps, 0)
+    validate.integer(fn, "num_lanczos_steps", num_lanczos_steps, 1)
+    validate.integer(fn, "max_backtracks", max_backtracks, 0)
+    validate.non_negative(fn, damping=damping, gtol=gtol)
     dtype = _operators.compute_dtype(params)
 
     def direction(x, g, gnorm):
@@ -672,11 +672,11 @@ def trust_region(
       Optimization", SIAM J. Numer. Anal. 1983, https://doi.org/10.1137/0720042
     """
     fn = "trust_region"
-    _validate.integer(fn, "num_steps", num_steps, 0)
-    _validate.positive(fn, initial_radius=initial_radius)
-    _validate.interval(fn, "max_radius", max_radius, initial_radius)
-    _validate.interval(fn, "eta", eta, 0.0, 0.25, high_open=True)
-    _validate.non_negative(fn, gtol=gtol, cg_tol=cg_tol)
+    validate.integer(fn, "num_steps", num_steps, 0)
+    validate.positive(fn, initial_radius=initial_radius)
+    validate.interval(fn, "max_radius", max_radius, initial_radius)
+    validate.interval(fn, "eta", eta, 0.0, 0.25, high_open=True)
+    validate.non_negative(fn, gtol=gtol, cg_tol=cg_tol)
     dtype = _operators.compute_dtype(params)
     value_and_grad = _value_and_grad(f, args, dtype)
     fx, g = value_and_grad(params)
@@ -772,7 +772,7 @@ def negative_curvature_direction(
       https://arxiv.org/abs/1406.2572
     """
     fn = "negative_curvature_direction"
-    _validate.integer(fn, "num_steps", num_steps, 1)
+    validate.integer(fn, "num_steps", num_steps, 1)
     dtype = _operators.compute_dtype(params)
     steps = min(num_steps, _operators.dimension(params))
     res = top_eigenvalues(
@@ -814,7 +814,7 @@ def _move(x: Any, p: Any, alpha: Any) -> Any:
     """``x + alpha * p`` with each leaf kept in ``x``'s dtype."""
 
     def one(a, b):
-        dtype = _numerics.common_dtype(a.dtype, b.dtype)
+        dtype = numerics.common_dtype(a.dtype, b.dtype)
         step = jnp.asarray(alpha).astype(dtype) * b.astype(dtype)
         return (a.astype(dtype) + step).astype(a.dtype)
 

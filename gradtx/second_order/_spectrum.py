@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.second_order import _operators
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -133,8 +133,8 @@ def power_iteration(
       3.0
     """
     fn = "power_iteration"
-    _validate.integer(fn, "num_steps", num_steps, 1)
-    _validate.non_negative(fn, tol=tol)
+    validate.integer(fn, "num_steps", num_steps, 1)
+    validate.non_negative(fn, tol=tol)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(v0)
 
@@ -216,7 +216,7 @@ def lanczos(matvec: Any, v0: Any, num_steps: int, *, return_vectors: bool = Fals
       SIAM 1998, https://doi.org/10.1137/1.9781611971163
     """
     fn = "lanczos"
-    _validate.integer(fn, "num_steps", num_steps, 1)
+    validate.integer(fn, "num_steps", num_steps, 1)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(v0)
     alphas, betas, basis = lanczos_run_flat(matvec, v0, num_steps, dtype)
@@ -364,14 +364,14 @@ def top_eigenvalues(
       [10.0, 9.0, 1.0, 2.0]
     """
     fn = "top_eigenvalues"
-    _validate.integer(fn, "k", k, 1)
-    _validate.one_of(fn, "which", which, ("largest", "smallest", "both"))
+    validate.integer(fn, "k", k, 1)
+    validate.one_of(fn, "which", which, ("largest", "smallest", "both"))
     n = _operators.dimension(like)
     if k > n:
         raise ValueError(f"{fn}(k={k!r}): k must be at most the dimension {n}")
     if num_steps is None:
         num_steps = min(n, max(4 * k, 40))
-    _validate.integer(fn, "num_steps", num_steps, k)
+    validate.integer(fn, "num_steps", num_steps, k)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
     v0 = _operators.unraveler(like, dtype)(jax.random.normal(key, (n,), dtype))
@@ -456,11 +456,11 @@ def eigenvalue_density(
       Review 2016, https://arxiv.org/abs/1308.5467
     """
     fn = "eigenvalue_density"
-    _validate.integer(fn, "num_steps", num_steps, 1)
-    _validate.integer(fn, "num_probes", num_probes, 1)
-    _validate.integer(fn, "grid_size", grid_size, 2)
-    _validate.positive(fn, sigma_squared=sigma_squared)
-    _validate.integer(fn, "batch_size", batch_size, 1)
+    validate.integer(fn, "num_steps", num_steps, 1)
+    validate.integer(fn, "num_probes", num_probes, 1)
+    validate.integer(fn, "grid_size", grid_size, 2)
+    validate.positive(fn, sigma_squared=sigma_squared)
+    validate.integer(fn, "batch_size", batch_size, 1)
     matvec = _operators.as_matvec(matvec, fn)
     dtype = _operators.compute_dtype(like)
 

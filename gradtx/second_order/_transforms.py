@@ -20,8 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation
+from gradtx.core import GradientTransformation, numerics, validate
 from gradtx.second_order import _operators
 from gradtx.second_order._products import hvp_operator
 from gradtx.second_order._solvers import (
@@ -137,13 +136,13 @@ def scale_by_newton_cg(
       Nocedal and Wright, "Numerical Optimization", 2nd ed., Springer 2006, Alg. 7.1.
     """
     fn = "scale_by_newton_cg"
-    _validate.non_negative(fn, damping=damping, tol=tol)
-    _validate.integer(fn, "maxiter", maxiter, 1)
+    validate.non_negative(fn, damping=damping, tol=tol)
+    validate.integer(fn, "maxiter", maxiter, 1)
 
     def init_fn(params):
         del params
         return ScaleByNewtonCGState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             num_cg_steps=jnp.zeros([], jnp.int32),
             residual_norm=jnp.zeros([], jnp.float32),
             negative_curvature=jnp.zeros([], bool),
@@ -151,7 +150,7 @@ def scale_by_newton_cg(
 
     def update_fn(updates, state, params=None, **extra_args):
         value_fn = _value_fn(fn, params, extra_args)
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         if not jax.tree.leaves(updates):
             return updates, state._replace(count=count)
         res = cg_solve(
@@ -239,16 +238,16 @@ def scale_by_trust_region(
       Optimization", SIAM J. Numer. Anal. 1983, https://doi.org/10.1137/0720042
     """
     fn = "scale_by_trust_region"
-    _validate.positive(fn, initial_radius=initial_radius)
-    _validate.interval(fn, "max_radius", max_radius, initial_radius)
-    _validate.interval(fn, "eta", eta, 0.0, 0.25, high_open=True)
-    _validate.non_negative(fn, tol=tol)
-    _validate.integer(fn, "maxiter", maxiter, 1)
+    validate.positive(fn, initial_radius=initial_radius)
+    validate.interval(fn, "max_radius", max_radius, initial_radius)
+    validate.interval(fn, "eta", eta, 0.0, 0.25, high_open=True)
+    validate.non_negative(fn, tol=tol)
+    validate.integer(fn, "maxiter", maxiter, 1)
 
     def init_fn(params):
         del params
         return ScaleByTrustRegionState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             radius=jnp.asarray(initial_radius, jnp.float32),
             ratio=jnp.zeros([], jnp.float32),
             accepted=jnp.zeros([], bool),
@@ -256,7 +255,7 @@ def scale_by_trust_region(
 
     def update_fn(updates, state, params=None, **extra_args):
         value_fn = _value_fn(fn, params, extra_args)
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         if not jax.tree.leaves(updates):
             return updates, state._replace(count=count)
         dtype = _operators.compute_dtype(updates)
@@ -334,19 +333,19 @@ def scale_by_saddle_free_newton(
       https://arxiv.org/abs/1406.2572
     """
     fn = "scale_by_saddle_free_newton"
-    _validate.integer(fn, "num_lanczos_steps", num_lanczos_steps, 1)
-    _validate.non_negative(fn, damping=damping)
+    validate.integer(fn, "num_lanczos_steps", num_lanczos_steps, 1)
+    validate.non_negative(fn, damping=damping)
 
     def init_fn(params):
         del params
         # One buffer per field: a donated state must not hold one buffer twice.
         return ScaleBySaddleFreeNewtonState(
-            _numerics.zero_count(), jnp.zeros([], jnp.float32), jnp.zeros([], jnp.float32)
+            numerics.zero_count(), jnp.zeros([], jnp.float32), jnp.zeros([], jnp.float32)
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         value_fn = _value_fn(fn, params, extra_args)
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         if not jax.tree.leaves(updates):
             return updates, state._replace(count=count)
         direction, theta = saddle_free_direction(
@@ -363,5 +362,5 @@ def scale_by_saddle_free_newton(
 
 
 def _value_fn(fn: str, params: Any, extra_args: dict[str, Any]) -> Any:
-    _validate.require_params(fn, params)
-    return _validate.require_extra_arg(fn, extra_args, "value_fn")
+    validate.require_params(fn, params)
+    return validate.require_extra_arg(fn, extra_args, "value_fn")

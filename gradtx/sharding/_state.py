@@ -7,7 +7,7 @@ from typing import Any
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from gradtx.core import _validate
+from gradtx.core import validate
 
 __all__ = ["state_shardings"]
 
@@ -172,7 +172,7 @@ def state_shardings(
       Models", SC 2020, https://arxiv.org/abs/1910.02054
     """
     fn = "state_shardings"
-    _validate.one_of(fn, "mode", mode, _MODES)
+    validate.one_of(fn, "mode", mode, _MODES)
     if data_axis is None:
         data_axis = mesh.axis_names[0]
     names = (data_axis,) if isinstance(data_axis, str) else tuple(data_axis)

@@ -4,8 +4,8 @@ Each private module lists its public names in ``__all__``; this package re-expor
 them (``gradtx.transforms.X``) and ``gradtx`` re-exports them flat (``gradtx.X``).
 """
 
-from gradtx.core._combine import chain as chain
-from gradtx.core._combine import named_chain as named_chain
+from gradtx.core import chain as chain
+from gradtx.core import named_chain as named_chain
 from gradtx.transforms._adam_family import ScaleByAdamState as ScaleByAdamState
 from gradtx.transforms._adam_family import ScaleByAmsgradState as ScaleByAmsgradState
 from gradtx.transforms._adam_family import ScaleByBeliefState as ScaleByBeliefState
@@ -103,43 +103,43 @@ from gradtx.transforms._sm3 import scale_by_sm3 as scale_by_sm3
 from gradtx.transforms._trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
 from gradtx.transforms._unitwise import unitwise_clip as unitwise_clip
 from gradtx.transforms._unitwise import unitwise_norm as unitwise_norm
+from gradtx.wrappers import ApplyIfFiniteState as ApplyIfFiniteState
+from gradtx.wrappers import (
+    ConditionallyMaskState as ConditionallyMaskState,
+)
+from gradtx.wrappers import (
+    ConditionallyTransformState as ConditionallyTransformState,
+)
+from gradtx.wrappers import ConditionFn as ConditionFn
+from gradtx.wrappers import MaskedNode as MaskedNode
+from gradtx.wrappers import MaskedState as MaskedState
+from gradtx.wrappers import MonitorState as MonitorState
 
 # Optax's ``optax.transforms`` also holds the combinators and wrappers; gradtx keeps one
 # implementation of each in gradtx.core / gradtx.wrappers and re-exports it here. These
 # imports must stay after every transforms submodule's: the wrappers import those.
-from gradtx.wrappers._accumulation import MultiSteps as MultiSteps
-from gradtx.wrappers._accumulation import MultiStepsState as MultiStepsState
-from gradtx.wrappers._conditionality import (
-    ConditionallyMaskState as ConditionallyMaskState,
-)
-from gradtx.wrappers._conditionality import (
-    ConditionallyTransformState as ConditionallyTransformState,
-)
-from gradtx.wrappers._conditionality import ConditionFn as ConditionFn
-from gradtx.wrappers._conditionality import conditionally_mask as conditionally_mask
-from gradtx.wrappers._conditionality import (
-    conditionally_transform as conditionally_transform,
-)
-from gradtx.wrappers._conditionality import selective_transform as selective_transform
-from gradtx.wrappers._finite import ApplyIfFiniteState as ApplyIfFiniteState
-from gradtx.wrappers._finite import apply_if_finite as apply_if_finite
-from gradtx.wrappers._finite import skip_large_updates as skip_large_updates
-from gradtx.wrappers._finite import skip_not_finite as skip_not_finite
-from gradtx.wrappers._flatten import flatten as flatten
-from gradtx.wrappers._masking import MaskedNode as MaskedNode
-from gradtx.wrappers._masking import MaskedState as MaskedState
-from gradtx.wrappers._masking import PartitionState as PartitionState
-from gradtx.wrappers._masking import freeze as freeze
-from gradtx.wrappers._masking import masked as masked
-from gradtx.wrappers._masking import partition as partition
-from gradtx.wrappers._monitoring import MonitorState as MonitorState
-from gradtx.wrappers._monitoring import SnapshotState as SnapshotState
-from gradtx.wrappers._monitoring import measure_with_ema as measure_with_ema
-from gradtx.wrappers._monitoring import monitor as monitor
-from gradtx.wrappers._monitoring import snapshot as snapshot
-from gradtx.wrappers._protocols import (
+from gradtx.wrappers import MultiSteps as MultiSteps
+from gradtx.wrappers import MultiStepsState as MultiStepsState
+from gradtx.wrappers import PartitionState as PartitionState
+from gradtx.wrappers import (
     ShouldSkipUpdateFunction as ShouldSkipUpdateFunction,
 )
+from gradtx.wrappers import SnapshotState as SnapshotState
+from gradtx.wrappers import apply_if_finite as apply_if_finite
+from gradtx.wrappers import conditionally_mask as conditionally_mask
+from gradtx.wrappers import (
+    conditionally_transform as conditionally_transform,
+)
+from gradtx.wrappers import flatten as flatten
+from gradtx.wrappers import freeze as freeze
+from gradtx.wrappers import masked as masked
+from gradtx.wrappers import measure_with_ema as measure_with_ema
+from gradtx.wrappers import monitor as monitor
+from gradtx.wrappers import partition as partition
+from gradtx.wrappers import selective_transform as selective_transform
+from gradtx.wrappers import skip_large_updates as skip_large_updates
+from gradtx.wrappers import skip_not_finite as skip_not_finite
+from gradtx.wrappers import snapshot as snapshot
 
 __all__ = [
     "AdaptiveGradClipState",

@@ -28,8 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 
 __all__ = [
     "ScaleByAdamState",
@@ -79,11 +78,11 @@ def _adam_step(
       ``(new_updates, count, mu, nu, v)``: the updates in the gradients' dtypes, ``mu``
       and ``nu`` in the dtypes of ``state.mu`` and ``state.nu``, and ``v`` unrounded.
     """
-    _validate.tree_match(fn, updates, state.mu)
+    validate.tree_match(fn, updates, state.mu)
     grads = _wide(updates)
-    mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
-    nu = _numerics.update_moment_per_elem_norm(grads, _widen(state.nu, grads), b2, 2)
-    count = _numerics.safe_increment(state.count)
+    mu = numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+    nu = numerics.update_moment_per_elem_norm(grads, _widen(state.nu, grads), b2, 2)
+    count = numerics.safe_increment(state.count)
     m = first_moment(mu, grads, count)
     v = second_moment(nu, count)
     new_updates = jax.tree.map(
@@ -164,14 +163,14 @@ def scale_by_adam(
       Dozat, "Incorporating Nesterov Momentum into Adam", ICLR workshop 2016.
     """
     fn = "scale_by_adam"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params, dtype=nu_dtype),
         )
@@ -180,11 +179,11 @@ def scale_by_adam(
         return _debiased_first_moment(mu, grads, b1, count, nesterov)
 
     def second_moment(nu, count):
-        return _numerics.bias_correction(nu, b2, count)
+        return numerics.bias_correction(nu, b2, count)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        updates = _numerics.python_scalars_as_arrays(updates)  # as in Optax
+        updates = numerics.python_scalars_as_arrays(updates)  # as in Optax
         new_updates, count, mu, nu, _ = _adam_step(
             fn, updates, state, b1, b2, eps, eps_root, first_moment, second_moment
         )
@@ -270,14 +269,14 @@ def scale_by_amsgrad(
       https://arxiv.org/abs/1904.09237
     """
     fn = "scale_by_amsgrad"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def init_fn(params):
         return ScaleByAmsgradState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params, dtype=nu_dtype),
             nu_max=tree_lib.zeros_like(params, dtype=nu_dtype),
@@ -285,13 +284,13 @@ def scale_by_amsgrad(
 
     def first_moment(mu, grads, count):
         del grads
-        return _numerics.bias_correction(mu, b1, count) if bias_correction_mu else mu
+        return numerics.bias_correction(mu, b1, count) if bias_correction_mu else mu
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
 
         def running_max(nu, count):
-            nu_eff = _numerics.bias_correction(nu, b2, count) if bias_correction_nu else nu
+            nu_eff = numerics.bias_correction(nu, b2, count) if bias_correction_nu else nu
             return jax.tree.map(_promote_maximum, state.nu_max, nu_eff)
 
         new_updates, count, mu, nu, nu_max = _adam_step(
@@ -306,7 +305,7 @@ def scale_by_amsgrad(
 
 
 def _promote_maximum(a: jax.Array, b: jax.Array) -> jax.Array:
-    dtype = _numerics.common_dtype(a.dtype, b.dtype)
+    dtype = numerics.common_dtype(a.dtype, b.dtype)
     return jnp.maximum(a.astype(dtype), b.astype(dtype))
 
 
@@ -357,28 +356,28 @@ def scale_by_adamax(
       https://arxiv.org/abs/1412.6980
     """
     fn = "scale_by_adamax"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params),
             nu=tree_lib.zeros_like(params, dtype=nu_dtype),
         )
 
     def infinity_moment(g, v):
-        return _promote_maximum(jnp.abs(g) + _as(eps, g.dtype), _numerics.scalar_mul(b2, v))
+        return _promote_maximum(jnp.abs(g) + _as(eps, g.dtype), numerics.scalar_mul(b2, v))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         grads = _wide(updates)
-        count = _numerics.safe_increment(state.count)
-        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        count = numerics.safe_increment(state.count)
+        mu = numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
         nu = jax.tree.map(infinity_moment, grads, _widen(state.nu, grads))
-        mu_hat = _numerics.bias_correction(mu, b1, count)
+        mu_hat = numerics.bias_correction(mu, b1, count)
         new_updates = jax.tree.map(
             lambda g, m, v: _divide(m, v).astype(g.dtype), updates, mu_hat, nu
         )
@@ -393,7 +392,7 @@ def scale_by_adamax(
 
 
 def _divide(a: jax.Array, b: jax.Array) -> jax.Array:
-    dtype = _numerics.common_dtype(a.dtype, b.dtype)
+    dtype = numerics.common_dtype(a.dtype, b.dtype)
     return a.astype(dtype) / b.astype(dtype)
 
 
@@ -463,13 +462,13 @@ def scale_by_belief(
       Gradients", NeurIPS 2020, https://arxiv.org/abs/2010.07468
     """
     fn = "scale_by_belief"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def init_fn(params):
         return ScaleByBeliefState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params),
             nu=tree_lib.zeros_like(params, dtype=nu_dtype),
         )
@@ -479,15 +478,15 @@ def scale_by_belief(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         grads = _wide(updates)
-        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        mu = numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
         prediction_error = jax.tree.map(_sub, grads, mu)
-        nu = _numerics.update_moment_per_elem_norm(prediction_error, _widen(state.nu, grads), b2, 2)
+        nu = numerics.update_moment_per_elem_norm(prediction_error, _widen(state.nu, grads), b2, 2)
         nu = jax.tree.map(add_eps_root, nu)
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         mu_hat = _debiased_first_moment(mu, grads, b1, count, nesterov)
-        nu_hat = _numerics.bias_correction(nu, b2, count)
+        nu_hat = numerics.bias_correction(nu, b2, count)
         new_updates = jax.tree.map(
             lambda g, m, v: _adam_ratio(m, v, eps, 0.0).astype(g.dtype),
             updates,
@@ -562,14 +561,14 @@ def scale_by_radam(
       https://arxiv.org/abs/1908.03265
     """
     fn = "scale_by_radam"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    _validate.interval(fn, "threshold", threshold, 4.0)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    validate.interval(fn, "threshold", threshold, 4.0)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params),
             nu=tree_lib.zeros_like(params, dtype=nu_dtype),
         )
@@ -578,11 +577,11 @@ def scale_by_radam(
         """(rho_inf, rho_t); a Python b2 keeps rho_inf in double precision, as Optax does."""
         if _is_python_number(b2):
             rho_inf = 2.0 / (1.0 - b2) - 1.0
-            dtype = _numerics.canonicalize_dtype(float)
+            dtype = numerics.canonicalize_dtype(float)
             b2t = jnp.asarray(b2, dtype) ** count.astype(dtype)
         else:
             beta2 = jnp.asarray(b2)
-            beta2 = beta2.astype(_numerics.compute_dtype(beta2.dtype))
+            beta2 = beta2.astype(numerics.compute_dtype(beta2.dtype))
             rho_inf = 2.0 / (1.0 - beta2) - 1.0
             b2t = beta2 ** count.astype(beta2.dtype)
         rho_t = rho_inf - 2.0 * count.astype(b2t.dtype) * b2t / (1.0 - b2t)
@@ -590,13 +589,13 @@ def scale_by_radam(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         grads = _wide(updates)
-        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
-        nu = _numerics.update_moment_per_elem_norm(grads, _widen(state.nu, grads), b2, 2)
-        count = _numerics.safe_increment(state.count)
+        mu = numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        nu = numerics.update_moment_per_elem_norm(grads, _widen(state.nu, grads), b2, 2)
+        count = numerics.safe_increment(state.count)
         mu_hat = _debiased_first_moment(mu, grads, b1, count, nesterov)
-        nu_hat = _numerics.bias_correction(nu, b2, count)
+        nu_hat = numerics.bias_correction(nu, b2, count)
         rho_inf, rho_t = rho(count)
         rectified = rho_t >= threshold
         # Evaluated on both branches of the select; kept finite where not rectified.
@@ -676,11 +675,11 @@ def scale_by_yogi(
       https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
     """
     fn = "scale_by_yogi"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(
         fn, eps=eps, eps_root=eps_root, initial_accumulator_value=initial_accumulator_value
     )
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def filled(params, dtype=None):
         def one(p):
@@ -692,24 +691,24 @@ def scale_by_yogi(
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=_numerics.zero_count(), mu=filled(params), nu=filled(params, nu_dtype)
+            count=numerics.zero_count(), mu=filled(params), nu=filled(params, nu_dtype)
         )
 
     def second_moment(g, v):
-        g2 = _numerics.abs_sq(g)
+        g2 = numerics.abs_sq(g)
         dtype = _arith_dtype(g2, v, b2)
         g2, v = g2.astype(dtype), v.astype(dtype)
         return v - _as(1 - b2, dtype) * (jnp.sign(v - g2) * g2)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         grads = _wide(updates)
-        mu = _numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
+        mu = numerics.update_moment(grads, _widen(state.mu, grads), b1, 1)
         nu = jax.tree.map(second_moment, grads, state.nu)
-        count = _numerics.safe_increment(state.count)
-        mu_hat = _numerics.bias_correction(mu, b1, count)
-        nu_hat = _numerics.bias_correction(nu, b2, count)
+        count = numerics.safe_increment(state.count)
+        mu_hat = numerics.bias_correction(mu, b1, count)
+        nu_hat = numerics.bias_correction(nu, b2, count)
         new_updates = jax.tree.map(
             lambda g, m, v: _adam_ratio(m, v, eps, eps_root).astype(g.dtype),
             updates,

@@ -13,8 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 from gradtx.transforms._moment_math import (
     _adam_ratio,
     _lerp,
@@ -102,34 +101,34 @@ def scale_by_lion(
       https://arxiv.org/abs/2302.06675
     """
     fn = "scale_by_lion"
-    _validate.unit(fn, b1=b1, b2=b2)
-    _validate.one_of(fn, "mode", mode, _LION_MODES)
-    _validate.positive(fn, smooth_beta=smooth_beta)
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
+    validate.unit(fn, b1=b1, b2=b2)
+    validate.one_of(fn, "mode", mode, _LION_MODES)
+    validate.positive(fn, smooth_beta=smooth_beta)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def squash(c):
         if mode == "hard":
             return jnp.sign(c)
         if mode == "smooth":
-            return jnp.tanh(_numerics.scalar_mul(smooth_beta, c))
+            return jnp.tanh(numerics.scalar_mul(smooth_beta, c))
         return jnp.where(jnp.abs(c) < 1.0, c, jnp.sign(c))
 
     def init_fn(params):
         return ScaleByLionState(
-            count=_numerics.zero_count(), mu=tree_lib.zeros_like(params, dtype=mu_dtype)
+            count=numerics.zero_count(), mu=tree_lib.zeros_like(params, dtype=mu_dtype)
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         grads = _wide(updates)
         mu_prev = _widen(state.mu, grads)
         new_updates = jax.tree.map(
             lambda u, g, m: squash(_lerp(b1, m, g)).astype(u.dtype), updates, grads, mu_prev
         )
-        mu = _numerics.update_moment(grads, mu_prev, b2, 1)
+        mu = numerics.update_moment(grads, mu_prev, b2, 1)
         new_state = ScaleByLionState(
-            count=_numerics.safe_increment(state.count), mu=_same_dtypes(mu, state.mu)
+            count=numerics.safe_increment(state.count), mu=_same_dtypes(mu, state.mu)
         )
         return new_updates, new_state
 
@@ -211,10 +210,10 @@ def scale_by_novograd(
       Training of Deep Networks", arXiv 2019, https://arxiv.org/abs/1905.11286
     """
     fn = "scale_by_novograd"
-    _validate.decay(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root, weight_decay=weight_decay)
-    mu_dtype = _numerics.canonicalize_dtype(mu_dtype)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root, weight_decay=weight_decay)
+    mu_dtype = numerics.canonicalize_dtype(mu_dtype)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
     decays = not (_is_zero(weight_decay))
 
     def init_fn(params):
@@ -223,29 +222,29 @@ def scale_by_novograd(
             return jnp.zeros([], dtype)
 
         return ScaleByNovogradState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=jax.tree.map(zero_scalar, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.tree_match(fn, updates, state.mu)
+        validate.tree_match(fn, updates, state.mu)
         if decays:
-            _validate.require_params(fn, params)
+            validate.require_params(fn, params)
         first = state.count == 0
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         grads = _wide(updates)
 
         # The first step starts both moments afresh (nu = ||g||^2, mu = the scaled
         # gradient); the branches are separate computations, as in Optax.
         def sq_norm(g):
-            return jnp.linalg.norm(g.astype(_numerics.compute_dtype(g.dtype))) ** 2
+            return jnp.linalg.norm(g.astype(numerics.compute_dtype(g.dtype))) ** 2
 
         def first_nu(g_tree, nu_tree):
             def one(g, v):
                 sq = sq_norm(g)
-                return sq.astype(_numerics.common_dtype(sq.dtype, v.dtype))
+                return sq.astype(numerics.common_dtype(sq.dtype, v.dtype))
 
             return jax.tree.map(one, g_tree, nu_tree)
 
@@ -257,19 +256,19 @@ def scale_by_novograd(
         def step(g, v, p):
             s = _adam_ratio(g, v, eps, eps_root)
             if decays:
-                s = _numerics.promote_add(s, _numerics.scalar_mul(weight_decay, p))
+                s = numerics.promote_add(s, numerics.scalar_mul(weight_decay, p))
             return s
 
         def first_mu(mu_tree, g_tree, nu_tree, p_tree):
             def one(m, g, v, p):
                 s = step(g, v, p)
-                return s.astype(_numerics.common_dtype(s.dtype, m.dtype))
+                return s.astype(numerics.common_dtype(s.dtype, m.dtype))
 
             return jax.tree.map(one, mu_tree, g_tree, nu_tree, p_tree)
 
         def later_mu(mu_tree, g_tree, nu_tree, p_tree):
             def one(m, g, v, p):
-                return _numerics.promote_add(_numerics.scalar_mul(b1, m), step(g, v, p))
+                return numerics.promote_add(numerics.scalar_mul(b1, m), step(g, v, p))
 
             return jax.tree.map(one, mu_tree, g_tree, nu_tree, p_tree)
 
@@ -365,9 +364,9 @@ def scale_by_adan(
       Models", IEEE TPAMI 2024, https://arxiv.org/abs/2208.06677
     """
     fn = "scale_by_adan"
-    _validate.decay(fn, b1=b1, b2=b2, b3=b3)
-    _validate.non_negative(fn, eps=eps, eps_root=eps_root)
-    nu_dtype = _numerics.canonicalize_dtype(nu_dtype)
+    validate.decay(fn, b1=b1, b2=b2, b3=b3)
+    validate.non_negative(fn, eps=eps, eps_root=eps_root)
+    nu_dtype = numerics.canonicalize_dtype(nu_dtype)
 
     def init_fn(params):
         return ScaleByAdanState(
@@ -375,12 +374,12 @@ def scale_by_adan(
             v=tree_lib.zeros_like(params),
             n=tree_lib.zeros_like(params, dtype=nu_dtype),
             g=tree_lib.zeros_like(params),
-            t=_numerics.zero_count(),
+            t=numerics.zero_count(),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.m)
+        validate.tree_match(fn, updates, state.m)
         first = state.t == 0
         grads = _wide(updates)
 
@@ -389,19 +388,19 @@ def scale_by_adan(
             return jnp.where(first, jnp.zeros_like(d), d)
 
         diff = jax.tree.map(difference, grads, state.g)
-        m = _numerics.update_moment(grads, _widen(state.m, grads), b1, 1)
-        v = _numerics.update_moment(diff, _widen(state.v, grads), b2, 1)
+        m = numerics.update_moment(grads, _widen(state.m, grads), b1, 1)
+        v = numerics.update_moment(diff, _widen(state.v, grads), b2, 1)
         look_ahead = jax.tree.map(
-            lambda g, d: _numerics.promote_add(g, _numerics.scalar_mul(1 - b2, d)), grads, diff
+            lambda g, d: numerics.promote_add(g, numerics.scalar_mul(1 - b2, d)), grads, diff
         )
-        n = _numerics.update_moment_per_elem_norm(look_ahead, _widen(state.n, grads), b3, 2)
-        t = _numerics.safe_increment(state.t)
-        m_hat = _numerics.bias_correction(m, b1, t)
-        v_hat = _numerics.bias_correction(v, b2, t)
-        n_hat = _numerics.bias_correction(n, b3, t)
+        n = numerics.update_moment_per_elem_norm(look_ahead, _widen(state.n, grads), b3, 2)
+        t = numerics.safe_increment(state.t)
+        m_hat = numerics.bias_correction(m, b1, t)
+        v_hat = numerics.bias_correction(v, b2, t)
+        n_hat = numerics.bias_correction(n, b3, t)
 
         def one(g, mh, vh, nh):
-            direction = _numerics.promote_add(mh, _numerics.scalar_mul(1 - b2, vh))
+            direction = numerics.promote_add(mh, numerics.scalar_mul(1 - b2, vh))
             return _adam_ratio(direction, nh, eps, eps_root).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, m_hat, v_hat, n_hat)

@@ -10,8 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation, Params, ScalarOrSchedule
+from gradtx.core import (
+    EmptyState,
+    GradientTransformation,
+    Params,
+    ScalarOrSchedule,
+    numerics,
+    validate,
+)
 
 __all__ = [
     "AddNoiseState",
@@ -35,7 +41,7 @@ def check_mask(fn: str, mask: Any, name: str = "mask") -> None:
     if isinstance(mask, (bool, np.bool_)):
         return
     try:
-        _validate.mask_kind(fn, mask)
+        validate.mask_kind(fn, mask)
     except TypeError as error:
         if name == "mask":
             raise
@@ -52,7 +58,7 @@ def resolve_mask(mask: Any, params: Any) -> Any:
     """
     if mask is None:
         mask = True
-    mask_tree = mask(params) if _validate.mask_is_callable(mask) else mask
+    mask_tree = mask(params) if validate.mask_is_callable(mask) else mask
     return jax.tree.map(
         lambda m, sub: jax.tree.map(lambda _: m, sub), mask_tree, params, is_leaf=_is_none
     )
@@ -128,23 +134,23 @@ def add_decayed_weights(
       https://arxiv.org/abs/1711.05101
     """
     fn = "add_decayed_weights"
-    _validate.non_negative(fn, weight_decay=weight_decay)
-    _validate.finite(fn, weight_decay=weight_decay)
+    validate.non_negative(fn, weight_decay=weight_decay)
+    validate.finite(fn, weight_decay=weight_decay)
     check_mask(fn, mask)
     scheduled = callable(weight_decay)
 
     def init_fn(params):
         del params
         if scheduled:
-            return WeightDecaySchedule(count=_numerics.zero_count())
+            return WeightDecaySchedule(count=numerics.zero_count())
         return EmptyState()
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
         if scheduled:
             rate = weight_decay(state.count)
-            new_state = WeightDecaySchedule(count=_numerics.safe_increment(state.count))
+            new_state = WeightDecaySchedule(count=numerics.safe_increment(state.count))
         else:
             rate = weight_decay
             new_state = state
@@ -154,7 +160,7 @@ def add_decayed_weights(
         def decay(g, p):
             if g is None:
                 return None
-            return _numerics.promote_add(g, _numerics.scalar_mul(rate, p)).astype(g.dtype)
+            return numerics.promote_add(g, numerics.scalar_mul(rate, p)).astype(g.dtype)
 
         decayed = jax.tree.map(decay, updates, params, is_leaf=_is_none)
         if elementwise:
@@ -163,7 +169,7 @@ def add_decayed_weights(
 
     # A mask tree holding boolean arrays selects elementwise (beyond Optax, whose
     # masks are static): that mask is applied here and the state stays unwrapped.
-    elementwise = not _validate.mask_is_callable(mask) and any(
+    elementwise = not validate.mask_is_callable(mask) and any(
         not isinstance(m, (bool, np.bool_)) for m in jax.tree.leaves(mask)
     )
     tx = GradientTransformation(init_fn, update_fn)
@@ -240,8 +246,8 @@ def add_noise(
       Networks", 2015, https://arxiv.org/abs/1511.06807
     """
     fn = "add_noise"
-    _validate.non_negative(fn, eta=eta, gamma=gamma)
-    _validate.finite(fn, eta=eta, gamma=gamma)
+    validate.non_negative(fn, eta=eta, gamma=gamma)
+    validate.finite(fn, eta=eta, gamma=gamma)
     if seed is not None and key is not None:
         raise ValueError(f"{fn}(key={key!r}, seed={seed!r}): give key or seed, not both")
     if key is None:
@@ -249,11 +255,11 @@ def add_noise(
 
     def init_fn(params):
         del params
-        return AddNoiseState(count=_numerics.zero_count(), rng_key=_canonical_key(key))
+        return AddNoiseState(count=numerics.zero_count(), rng_key=_canonical_key(key))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
         t = count.astype(jnp.float32)
         std = jnp.sqrt(_divide(eta, _power(t, gamma)))
         rng_key, sample_key = jax.random.split(state.rng_key)
@@ -262,8 +268,8 @@ def add_noise(
         noise = tree_lib.random_like(sample_key, jax.tree.map(_float_like, updates))
         new_updates = jax.tree.map(
             lambda g, n: (
-                _numerics.promote_add(g, _numerics.scalar_mul(std, n)).astype(g.dtype)
-                if _numerics.is_float(g)
+                numerics.promote_add(g, numerics.scalar_mul(std, n)).astype(g.dtype)
+                if numerics.is_float(g)
                 else jnp.zeros_like(g)
             ),
             updates,
@@ -276,7 +282,7 @@ def add_noise(
 
 def _float_like(x: jax.Array) -> jax.Array:
     """``x`` itself, or a float32 stand-in of its shape for an integer leaf."""
-    return x if _numerics.is_float(x) else jax.ShapeDtypeStruct(jnp.shape(x), jnp.float32)
+    return x if numerics.is_float(x) else jax.ShapeDtypeStruct(jnp.shape(x), jnp.float32)
 
 
 def _power(t: jax.Array, gamma: Any) -> jax.Array:
@@ -284,7 +290,7 @@ def _power(t: jax.Array, gamma: Any) -> jax.Array:
     if isinstance(gamma, (int, float)):
         return t**gamma
     gamma = jnp.asarray(gamma)
-    dtype = _numerics.common_dtype(t.dtype, gamma.dtype)
+    dtype = numerics.common_dtype(t.dtype, gamma.dtype)
     return t.astype(dtype) ** gamma.astype(dtype)
 
 
@@ -293,5 +299,5 @@ def _divide(a: Any, b: jax.Array) -> jax.Array:
     if isinstance(a, (int, float)):
         return a / b
     a = jnp.asarray(a)
-    dtype = _numerics.common_dtype(a.dtype, b.dtype)
+    dtype = numerics.common_dtype(a.dtype, b.dtype)
     return a.astype(dtype) / b.astype(dtype)

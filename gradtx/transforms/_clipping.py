@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 
 __all__ = [
     "adaptive_grad_clip",
@@ -52,13 +51,13 @@ def clip(max_delta: float) -> GradientTransformation:
       >>> tx.update(jnp.array([-3.0, 0.5, 2.0]), tx.init(None))[0].tolist()
       [-1.0, 0.5, 1.0]
     """
-    _validate.non_negative("clip", max_delta=max_delta)
+    validate.non_negative("clip", max_delta=max_delta)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
 
         def one(g):
-            if not _numerics.is_float(g):
+            if not numerics.is_float(g):
                 # Integer leaves: clip in their own dtype (a float bound would not promote).
                 if not jnp.issubdtype(jnp.result_type(g), jnp.signedinteger):
                     return g
@@ -104,7 +103,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
       Pascanu et al., "On the difficulty of training Recurrent Neural Networks",
       ICML 2013, https://arxiv.org/abs/1211.5063
     """
-    _validate.positive("clip_by_global_norm", max_norm=max_norm)
+    validate.positive("clip_by_global_norm", max_norm=max_norm)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -113,10 +112,10 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         # One scalar factor times each leaf: a multiply by a scalar is cheap enough for XLA
         # to fuse into every kernel that reads the clipped leaf (a per-element divide is
         # not, and would be written out as an extra gradient-sized buffer).
-        factor = jnp.where(keep, jnp.ones([], norm.dtype), _numerics.scalar_mul(max_norm, 1 / norm))
+        factor = jnp.where(keep, jnp.ones([], norm.dtype), numerics.scalar_mul(max_norm, 1 / norm))
 
         def one(g):
-            dtype = _numerics.common_dtype(_numerics.compute_dtype(g.dtype), norm.dtype)
+            dtype = numerics.common_dtype(numerics.compute_dtype(g.dtype), norm.dtype)
             return (g.astype(dtype) * factor.astype(dtype)).astype(g.dtype)
 
         return jax.tree.map(one, updates), state
@@ -152,15 +151,15 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
       Shazeer and Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
       Cost", ICML 2018, https://arxiv.org/abs/1804.04235
     """
-    _validate.positive("clip_by_block_rms", threshold=threshold)
+    validate.positive("clip_by_block_rms", threshold=threshold)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
 
         def one(g):
-            dtype = _numerics.compute_dtype(g.dtype)
+            dtype = numerics.compute_dtype(g.dtype)
             g_ = g.astype(dtype)
-            rms = jnp.sqrt(jnp.mean(_numerics.abs_sq(g_)))
+            rms = jnp.sqrt(jnp.mean(numerics.abs_sq(g_)))
             denom = jnp.maximum(1.0, rms / _as_dtype(threshold, rms.dtype))
             return (g_ / denom.astype(dtype)).astype(g.dtype)
 
@@ -171,7 +170,7 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
 
 def _unitwise_norm(x: jax.Array, axis: Any) -> jax.Array:
     """The L2 norm of each unit of ``x``, broadcast back to ``x``'s shape."""
-    sq = _numerics.abs_sq(x)
+    sq = numerics.abs_sq(x)
     if axis is not None:
         norm_sq = jnp.sum(sq, axis=axis, keepdims=True)
     elif jnp.squeeze(x).ndim <= 1:  # scalars and vectors: the whole leaf
@@ -232,17 +231,17 @@ def adaptive_grad_clip(
       Normalization", ICML 2021, https://arxiv.org/abs/2102.06171
     """
     fn = "adaptive_grad_clip"
-    _validate.positive(fn, clipping=clipping)
-    _validate.non_negative(fn, eps=eps)
+    validate.positive(fn, clipping=clipping)
+    validate.non_negative(fn, eps=eps)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
 
         def one(g, p):
             if g is None:
                 return None
-            dtype = _numerics.compute_dtype(_numerics.common_dtype(g.dtype, p.dtype))
+            dtype = numerics.compute_dtype(numerics.common_dtype(g.dtype, p.dtype))
             g_, p_ = g.astype(dtype), p.astype(dtype)
             g_norm = _unitwise_norm(g_, axis)
             p_norm = _unitwise_norm(p_, axis)
@@ -291,7 +290,7 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: float) -> tuple[Any, 
       https://arxiv.org/abs/1607.00133
     """
     fn = "per_example_global_norm_clip"
-    _validate.non_negative(fn, l2_norm_clip=l2_norm_clip)
+    validate.non_negative(fn, l2_norm_clip=l2_norm_clip)
     leaves = jax.tree.leaves(grads)
     if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
         raise ValueError(f"{fn}: every leaf of grads needs a batch axis 0.")
@@ -305,10 +304,10 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: float) -> tuple[Any, 
     num_clipped = jnp.sum(multipliers < 1.0).astype(jnp.int32)
 
     def one(g):
-        dtype = _numerics.common_dtype(_numerics.compute_dtype(g.dtype), multipliers.dtype)
+        dtype = numerics.common_dtype(numerics.compute_dtype(g.dtype), multipliers.dtype)
         total = jnp.tensordot(multipliers.astype(dtype), g.astype(dtype), axes=1)
         # a floating leaf keeps its dtype; an integer one becomes float (as in Optax),
         # never a truncated integer
-        return total.astype(g.dtype) if _numerics.is_float(g) else total
+        return total.astype(g.dtype) if numerics.is_float(g) else total
 
     return jax.tree.map(one, grads), num_clipped

@@ -7,8 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 
 __all__ = [
     "ZeroNansState",
@@ -93,7 +92,7 @@ def zero_nans() -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match("zero_nans", updates, state.found_nan, shapes=False)
+        validate.tree_match("zero_nans", updates, state.found_nan, shapes=False)
         found_nan = jax.tree.map(lambda g: jnp.any(jnp.isnan(g)), updates)
         new_updates = jax.tree.map(lambda g: jnp.where(jnp.isnan(g), jnp.zeros_like(g), g), updates)
         return new_updates, ZeroNansState(found_nan=found_nan)
@@ -124,12 +123,12 @@ def keep_params_nonnegative() -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params("keep_params_nonnegative", params)
+        validate.require_params("keep_params_nonnegative", params)
 
         def one(g, p):
             if g is None:
                 return None
-            g_, p_ = (x.astype(_numerics.common_dtype(g.dtype, p.dtype)) for x in (g, p))
+            g_, p_ = (x.astype(numerics.common_dtype(g.dtype, p.dtype)) for x in (g, p))
             return jnp.where(p_ + g_ < 0, -p_, g_).astype(g.dtype)
 
         return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state

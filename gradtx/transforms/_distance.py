@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState
+from gradtx.core import GradientTransformation, OptState, numerics, validate
 
 __all__ = ["ScaleByDistanceOverGradientsState", "scale_by_distance_over_gradients"]
 
@@ -33,10 +32,10 @@ class ScaleByDistanceOverGradientsState(NamedTuple):
 def _l2(x: jax.Array, y: Any = None) -> jax.Array:
     """``||x - y||`` in the two operands' common dtype (Optax's promotion)."""
     if y is None:
-        return jnp.sqrt(jnp.sum(_numerics.abs_sq(x)))
-    dtype = _numerics.common_dtype(jnp.result_type(x), jnp.result_type(y))
+        return jnp.sqrt(jnp.sum(numerics.abs_sq(x)))
+    dtype = numerics.common_dtype(jnp.result_type(x), jnp.result_type(y))
     d = jnp.asarray(x).astype(dtype) - jnp.asarray(y).astype(dtype)
-    return jnp.sqrt(jnp.sum(_numerics.abs_sq(d)))
+    return jnp.sqrt(jnp.sum(numerics.abs_sq(d)))
 
 
 def scale_by_distance_over_gradients(
@@ -83,10 +82,10 @@ def scale_by_distance_over_gradients(
       Schedule", ICML 2023, https://arxiv.org/abs/2302.12022
     """
     fn = "scale_by_distance_over_gradients"
-    _validate.positive(fn, reps_rel=reps_rel)
-    _validate.non_negative(fn, eps=eps)
-    _validate.finite(fn, global_scale=global_scale)
-    param_dtype = _numerics.canonicalize_dtype(param_dtype)
+    validate.positive(fn, reps_rel=reps_rel)
+    validate.non_negative(fn, eps=eps)
+    validate.finite(fn, global_scale=global_scale)
+    param_dtype = numerics.canonicalize_dtype(param_dtype)
 
     def init_fn(params):
         return ScaleByDistanceOverGradientsState(
@@ -98,15 +97,15 @@ def scale_by_distance_over_gradients(
 
     def one(g, d, g_sos):
         eta = jnp.reshape(
-            _numerics.as_dtype(global_scale, d.dtype) * d / jnp.sqrt(g_sos + eps).astype(d.dtype),
+            numerics.as_dtype(global_scale, d.dtype) * d / jnp.sqrt(g_sos + eps).astype(d.dtype),
             (),
         )
         return eta.astype(g.dtype) * g
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, params, what="params")
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, params, what="params")
         max_dist = jax.tree.map(
             lambda d, x, x0: jnp.maximum(d, _l2(x, x0).astype(d.dtype)),
             state.max_dist,
@@ -114,7 +113,7 @@ def scale_by_distance_over_gradients(
             state.init_params,
         )
         g_sos = jax.tree.map(
-            lambda s, g: s + jnp.sum(_numerics.abs_sq(g)).astype(s.dtype),
+            lambda s, g: s + jnp.sum(numerics.abs_sq(g)).astype(s.dtype),
             state.grad_sum_of_squares,
             updates,
         )

@@ -6,7 +6,7 @@ pattern-matching written for Optax keep working.
 
 from __future__ import annotations
 
-from gradtx.core._base import EmptyState
+from gradtx.core import EmptyState
 
 __all__ = [
     "AdaptiveGradClipState",

@@ -8,8 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 
 __all__ = ["FactoredState", "scale_by_factored_rms"]
 
@@ -120,9 +119,9 @@ def scale_by_factored_rms(
       https://arxiv.org/abs/2106.04560
     """
     fn = "scale_by_factored_rms"
-    _validate.non_negative(fn, decay_rate=decay_rate, step_offset=step_offset, epsilon=epsilon)
-    _validate.finite(fn, decay_rate=decay_rate, step_offset=step_offset)
-    _validate.integer(fn, "min_dim_size_to_factor", min_dim_size_to_factor, 1)
+    validate.non_negative(fn, decay_rate=decay_rate, step_offset=step_offset, epsilon=epsilon)
+    validate.finite(fn, decay_rate=decay_rate, step_offset=step_offset)
+    validate.integer(fn, "min_dim_size_to_factor", min_dim_size_to_factor, 1)
     if not callable(decay_rate_fn):
         raise TypeError(f"{fn}(decay_rate_fn={decay_rate_fn!r}): decay_rate_fn must be callable")
     min_dim = int(min_dim_size_to_factor)
@@ -143,7 +142,7 @@ def scale_by_factored_rms(
         leaves, treedef = jax.tree.flatten(params)
         rows, cols, vs = zip(*(init_leaf(x) for x in leaves), strict=True) if leaves else ((),) * 3
         return FactoredState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             v_row=treedef.unflatten(rows),
             v_col=treedef.unflatten(cols),
             v=treedef.unflatten(vs),
@@ -151,9 +150,9 @@ def scale_by_factored_rms(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.v, shapes=False)
+        validate.tree_match(fn, updates, state.v, shapes=False)
         expected = jax.eval_shape(init_fn, updates)
-        _validate.tree_match(
+        validate.tree_match(
             fn,
             (state.v_row, state.v_col, state.v),
             (expected.v_row, expected.v_col, expected.v),
@@ -174,7 +173,7 @@ def scale_by_factored_rms(
             new_cols.append(col)
             new_vs.append(v)
         new_state = FactoredState(
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
             v_row=treedef.unflatten(new_rows),
             v_col=treedef.unflatten(new_cols),
             v=treedef.unflatten(new_vs),
@@ -192,10 +191,10 @@ def _as_int32(value: Any) -> Any:
 
 def _update_leaf(g, row, col, v, rho, epsilon, factored, min_dim):
     """One leaf of `scale_by_factored_rms`: ``(update, v_row, v_col, v)``."""
-    dtype = _numerics.compute_dtype(_numerics.common_dtype(g.dtype, v.dtype))
+    dtype = numerics.compute_dtype(numerics.common_dtype(g.dtype, v.dtype))
     rho = jnp.asarray(rho).astype(dtype)
     g_ = g.astype(dtype)
-    sq = _numerics.abs_sq(g_) + epsilon
+    sq = numerics.abs_sq(g_) + epsilon
     dims = _factored_dims(g.shape, factored, min_dim)
     if dims is None:
         new_v = rho * v.astype(dtype) + (1 - rho) * sq
@@ -219,7 +218,7 @@ def _scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation
       A `GradientTransformation` with `EmptyState`; ``update`` needs ``params``.
     """
     fn = "scale_by_param_block_rms"
-    _validate.non_negative(fn, min_scale=min_scale)
+    validate.non_negative(fn, min_scale=min_scale)
 
     def init_fn(params):
         del params
@@ -227,16 +226,16 @@ def _scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
 
         def one(u, p):
             if u is None:
                 return None
-            dtype = _numerics.compute_dtype(_numerics.common_dtype(u.dtype, p.dtype))
+            dtype = numerics.compute_dtype(numerics.common_dtype(u.dtype, p.dtype))
             floor = min_scale
             if not isinstance(floor, (int, float)):
                 floor = jnp.asarray(floor).astype(dtype)
-            scale = _numerics.safe_root_mean_squares(p.astype(dtype), floor)
+            scale = numerics.safe_root_mean_squares(p.astype(dtype), floor)
             return (u.astype(dtype) * scale).astype(u.dtype)
 
         return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state

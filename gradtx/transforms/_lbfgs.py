@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Params, Updates
+from gradtx.core import GradientTransformation, Params, Updates, numerics, validate
 from gradtx.transforms._linesearch import add_scaled, cast_like, scalar_dtype, scale_tree
 
 __all__ = ["ScaleByLBFGSState", "scale_by_lbfgs"]
@@ -139,7 +138,7 @@ def scale_by_lbfgs(
             f"{fn}: memory_size sets the shape of the state and must be a Python int; with "
             "inject_hyperparams, pass static_args=('memory_size',)"
         )
-    _validate.integer(fn, "memory_size", memory_size, 1)
+    validate.integer(fn, "memory_size", memory_size, 1)
     memory_size = int(memory_size)
 
     def init_fn(params):
@@ -147,7 +146,7 @@ def scale_by_lbfgs(
             return jnp.zeros((memory_size, *jnp.shape(p)), jnp.result_type(p))
 
         return ScaleByLBFGSState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             params=tree_lib.zeros_like(params),
             updates=tree_lib.zeros_like(params),
             diff_params_memory=jax.tree.map(stacked, params),
@@ -157,8 +156,8 @@ def scale_by_lbfgs(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, state.params, what="params")
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, state.params, what="params")
         dtype = state.weights_memory.dtype
         started = state.count > 0
         newest = (state.count - 1) % memory_size
@@ -188,7 +187,7 @@ def scale_by_lbfgs(
         # 3. The two-loop recursion.
         direction = _two_loop(updates, s_memory, y_memory, weights, gamma, newest)
         new_state = ScaleByLBFGSState(
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
             params=cast_like(params, state.params),
             updates=cast_like(updates, state.updates),
             diff_params_memory=s_memory,

@@ -22,8 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Params, Updates
+from gradtx.core import GradientTransformation, Params, Updates, numerics, validate
 
 __all__ = [
     "BacktrackingLinesearchInfo",
@@ -43,8 +42,8 @@ def scalar_dtype(tree: Any) -> jnp.dtype:
     """The real dtype for a search's scalars: the widest float leaf's, at least float32."""
     dtype = jnp.dtype(jnp.float32)
     for leaf in jax.tree.leaves(tree):
-        if _numerics.is_float(leaf):
-            dtype = _numerics.common_dtype(dtype, _numerics.compute_dtype(jnp.result_type(leaf)))
+        if numerics.is_float(leaf):
+            dtype = numerics.common_dtype(dtype, numerics.compute_dtype(jnp.result_type(leaf)))
     return jnp.finfo(dtype).dtype
 
 
@@ -72,7 +71,7 @@ def slope_along(grad: Updates, direction: Updates, dtype: Any) -> jax.Array:
 
 def _axpy(alpha: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
     """``y + alpha * x`` computed in the common dtype, returned in ``y``'s dtype."""
-    dtype = _numerics.common_dtype(jnp.result_type(y), jnp.result_type(x), alpha.dtype)
+    dtype = numerics.common_dtype(jnp.result_type(y), jnp.result_type(x), alpha.dtype)
     return (y.astype(dtype) + alpha.astype(dtype) * x.astype(dtype)).astype(jnp.result_type(y))
 
 
@@ -85,7 +84,7 @@ def scale_tree(alpha: jax.Array, tree: Any) -> Any:
     """``alpha * x`` per leaf, each leaf keeping its dtype."""
 
     def one(x):
-        dtype = _numerics.common_dtype(jnp.result_type(x), alpha.dtype)
+        dtype = numerics.common_dtype(jnp.result_type(x), alpha.dtype)
         return (alpha.astype(dtype) * x.astype(dtype)).astype(jnp.result_type(x))
 
     return jax.tree.map(one, tree)
@@ -113,11 +112,11 @@ def _value_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -
 
 def _loss_inputs(fn: str, updates: Any, params: Any, extra_args: dict[str, Any]):
     """Check the update tree; unpack ``value=``, ``grad=``, ``value_fn=`` and its data."""
-    _validate.require_params(fn, params)
-    _validate.tree_match(fn, updates, params, what="params")
-    value = _validate.require_extra_arg(fn, extra_args, "value")
-    grad = _validate.require_extra_arg(fn, extra_args, "grad")
-    value_fn = _validate.require_extra_arg(fn, extra_args, "value_fn")
+    validate.require_params(fn, params)
+    validate.tree_match(fn, updates, params, what="params")
+    value = validate.require_extra_arg(fn, extra_args, "value")
+    grad = validate.require_extra_arg(fn, extra_args, "grad")
+    value_fn = validate.require_extra_arg(fn, extra_args, "value_fn")
     if not callable(value_fn):
         raise TypeError(f"{fn}: value_fn must be callable, got {type(value_fn).__name__}")
     data = _value_fn_kwargs(value_fn, extra_args)
@@ -153,7 +152,7 @@ def _initial_state(state_type: type, info_type: type, params: Params, grad: Any)
     """
     dtype = scalar_dtype(params)
     infs = [jnp.full([], jnp.inf, dtype) for _ in info_type._fields]  # distinct buffers
-    info = info_type(_numerics.zero_count(), *infs[1:])
+    info = info_type(numerics.zero_count(), *infs[1:])
     return state_type(learning_rate=jnp.ones([], dtype), value=infs[0], grad=grad, info=info)
 
 
@@ -269,14 +268,14 @@ def scale_by_backtracking_linesearch(
       Convergence Rates", NeurIPS 2019, https://arxiv.org/abs/1905.09997
     """
     fn = "scale_by_backtracking_linesearch"
-    _validate.integer(fn, "max_backtracking_steps", max_backtracking_steps, 0)
-    _validate.interval(fn, "slope_rtol", slope_rtol, 0.0, 1.0, high_open=True)
-    _validate.interval(
+    validate.integer(fn, "max_backtracking_steps", max_backtracking_steps, 0)
+    validate.interval(fn, "slope_rtol", slope_rtol, 0.0, 1.0, high_open=True)
+    validate.interval(
         fn, "decrease_factor", decrease_factor, 0.0, 1.0, low_open=True, high_open=True
     )
-    _validate.interval(fn, "increase_factor", increase_factor, 0.0, low_open=True)
-    _validate.positive(fn, max_learning_rate=max_learning_rate)
-    _validate.non_negative(fn, atol=atol, rtol=rtol)
+    validate.interval(fn, "increase_factor", increase_factor, 0.0, low_open=True)
+    validate.positive(fn, max_learning_rate=max_learning_rate)
+    validate.non_negative(fn, atol=atol, rtol=rtol)
     del verbose
 
     def init_fn(params):
@@ -511,22 +510,22 @@ def scale_by_zoom_linesearch(
       Guaranteed Descent", ACM TOMS 2006, https://doi.org/10.1145/1132973.1132979
     """
     fn = "scale_by_zoom_linesearch"
-    _validate.integer(fn, "max_linesearch_steps", max_linesearch_steps, 1)
+    validate.integer(fn, "max_linesearch_steps", max_linesearch_steps, 1)
     if max_learning_rate is not None:
-        _validate.positive(fn, max_learning_rate=max_learning_rate)
-    _validate.non_negative(fn, tol=tol, stepsize_precision=stepsize_precision)
-    _validate.interval(fn, "increase_factor", increase_factor, 1.0, low_open=True)
-    _validate.interval(fn, "slope_rtol", slope_rtol, 0.0, 1.0, high_open=True)
-    _validate.positive(fn, curv_rtol=curv_rtol)
+        validate.positive(fn, max_learning_rate=max_learning_rate)
+    validate.non_negative(fn, tol=tol, stepsize_precision=stepsize_precision)
+    validate.interval(fn, "increase_factor", increase_factor, 1.0, low_open=True)
+    validate.interval(fn, "slope_rtol", slope_rtol, 0.0, 1.0, high_open=True)
+    validate.positive(fn, curv_rtol=curv_rtol)
     if approx_dec_rtol is not None:
-        _validate.non_negative(fn, approx_dec_rtol=approx_dec_rtol)
-    c1, c2 = _validate._as_float(slope_rtol), _validate._as_float(curv_rtol)
+        validate.non_negative(fn, approx_dec_rtol=approx_dec_rtol)
+    c1, c2 = validate._as_float(slope_rtol), validate._as_float(curv_rtol)
     if c1 is not None and c2 is not None and not c1 < c2:
         raise ValueError(
             f"{fn}(slope_rtol={slope_rtol!r}, curv_rtol={curv_rtol!r}): "
             "slope_rtol must be < curv_rtol"
         )
-    _validate.one_of(fn, "initial_guess_strategy", initial_guess_strategy, ("keep", "one"))
+    validate.one_of(fn, "initial_guess_strategy", initial_guess_strategy, ("keep", "one"))
     del verbose
 
     def init_fn(params):
@@ -686,7 +685,7 @@ def _zoom(
         use_safe = failed & ((safe[0].stepsize > 0.0) | jnp.isinf(dec))
         last, last_grad, dec, curv = _where(use_safe, safe, (new, new_grad, dec, curv))
         return _Zoom(
-            count=_numerics.safe_increment(c.count),
+            count=numerics.safe_increment(c.count),
             last=last,
             grad=last_grad,
             decrease_error=dec,
@@ -708,7 +707,7 @@ def _zoom(
     inf = jnp.full([], jnp.inf, dtype)
     no = jnp.asarray(False)
     carry = _Zoom(
-        count=_numerics.zero_count(),
+        count=numerics.zero_count(),
         last=start,
         grad=grad,
         decrease_error=inf,

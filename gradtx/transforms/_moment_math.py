@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics
+from gradtx.core import numerics
 
 
 def _is_python_number(x: Any) -> bool:
@@ -25,7 +25,7 @@ def _arith_dtype(*operands: Any) -> Any:
     widen a bfloat16 leaf, exactly as under standard promotion).
     """
     dtypes = [jnp.result_type(x) for x in operands if not _is_python_number(x)]
-    return _numerics.common_dtype(*dtypes)
+    return numerics.common_dtype(*dtypes)
 
 
 def _as(x: Any, dtype: Any) -> Any:
@@ -62,7 +62,7 @@ def _widen(moments: Any, updates: Any) -> Any:
     enter the arithmetic in the gradients' dtype, so no intermediate is rounded to the
     storage dtype (eager and jit then agree); only the stored state is rounded."""
     return jax.tree.map(
-        lambda m, g: m.astype(_numerics.common_dtype(m.dtype, jnp.result_type(g))),
+        lambda m, g: m.astype(numerics.common_dtype(m.dtype, jnp.result_type(g))),
         moments,
         updates,
     )
@@ -89,13 +89,13 @@ def _same_dtypes_positive(new: Any, old: Any) -> Any:
 
 def _sub(a: jax.Array, b: jax.Array) -> jax.Array:
     """``a - b`` in the operands' common dtype."""
-    return _numerics.promote_add(a, -b)
+    return numerics.promote_add(a, -b)
 
 
 def _lerp(decay: Any, old: jax.Array, new: jax.Array) -> jax.Array:
     """``(1 - decay) * new + decay * old`` with explicit promotion (Optax's order)."""
-    return _numerics.promote_add(
-        _numerics.scalar_mul(1 - decay, new), _numerics.scalar_mul(decay, old)
+    return numerics.promote_add(
+        numerics.scalar_mul(1 - decay, new), numerics.scalar_mul(decay, old)
     )
 
 
@@ -105,11 +105,11 @@ def _debiased_first_moment(mu: Any, updates: Any, b1: Any, count: jax.Array, nes
     ``b1 * mu / (1 - b1**(t+1)) + (1 - b1) * g / (1 - b1**t)``.
     """
     if not nesterov:
-        return _numerics.bias_correction(mu, b1, count)
+        return numerics.bias_correction(mu, b1, count)
     return jax.tree.map(
-        lambda m, g: _numerics.promote_add(
-            _numerics.scalar_mul(b1, m), _numerics.scalar_mul(1 - b1, g)
+        lambda m, g: numerics.promote_add(
+            numerics.scalar_mul(b1, m), numerics.scalar_mul(1 - b1, g)
         ),
-        _numerics.bias_correction(mu, b1, _numerics.safe_increment(count)),
-        _numerics.bias_correction(updates, b1, count),
+        numerics.bias_correction(mu, b1, numerics.safe_increment(count)),
+        numerics.bias_correction(updates, b1, count),
     )

@@ -7,8 +7,7 @@ from typing import Any, NamedTuple
 import jax
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 
 __all__ = ["EmaState", "TraceState", "ema", "trace"]
 
@@ -24,7 +23,7 @@ def _same_dtypes(new: Any, old: Any) -> Any:
 
 def _decayed_sum(decay: Any, g: jax.Array, t: jax.Array) -> jax.Array:
     """``g + decay * t`` in the common dtype of ``g`` and ``t``."""
-    return _numerics.promote_add(g, _numerics.scalar_mul(decay, t))
+    return numerics.promote_add(g, numerics.scalar_mul(decay, t))
 
 
 class TraceState(NamedTuple):
@@ -81,15 +80,15 @@ def trace(
       learning", ICML 2013.
     """
     fn = "trace"
-    _validate.interval(fn, "decay", decay, 0.0, 1.0)
-    accumulator_dtype = _numerics.canonicalize_dtype(accumulator_dtype)
+    validate.interval(fn, "decay", decay, 0.0, 1.0)
+    accumulator_dtype = numerics.canonicalize_dtype(accumulator_dtype)
 
     def init_fn(params):
         return TraceState(trace=tree_lib.zeros_like(params, dtype=accumulator_dtype))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.trace)
+        validate.tree_match(fn, updates, state.trace)
         new_trace = jax.tree.map(
             lambda g, t: None if g is None else _decayed_sum(decay, g, t),
             updates,
@@ -152,21 +151,21 @@ def ema(
       ([2.0], [0.2])
     """
     fn = "ema"
-    _validate.decay(fn, decay=decay)
-    accumulator_dtype = _numerics.canonicalize_dtype(accumulator_dtype)
+    validate.decay(fn, decay=decay)
+    accumulator_dtype = numerics.canonicalize_dtype(accumulator_dtype)
 
     def init_fn(params):
         return EmaState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             ema=tree_lib.zeros_like(params, dtype=accumulator_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.ema)
-        new_ema = _numerics.update_moment(updates, state.ema, decay, 1)
-        count = _numerics.safe_increment(state.count)
-        out = _numerics.bias_correction(new_ema, decay, count) if debias else new_ema
+        validate.tree_match(fn, updates, state.ema)
+        new_ema = numerics.update_moment(updates, state.ema, decay, 1)
+        count = numerics.safe_increment(state.count)
+        out = numerics.bias_correction(new_ema, decay, count) if debias else new_ema
         out = _same_dtypes(out, updates)
         return out, EmaState(count=count, ema=_same_dtypes(new_ema, state.ema))
 

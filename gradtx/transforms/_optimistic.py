@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 
 __all__ = ["ScaleByOptimisticGradientState", "scale_by_optimistic_gradient"]
 
@@ -62,7 +61,7 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Gradi
       https://arxiv.org/abs/1711.00141
     """
     fn = "scale_by_optimistic_gradient"
-    _validate.finite(fn, alpha=alpha, beta=beta)
+    validate.finite(fn, alpha=alpha, beta=beta)
 
     def init_fn(params):
         return ScaleByOptimisticGradientState(
@@ -71,17 +70,17 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Gradi
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.previous_gradient)
+        validate.tree_match(fn, updates, state.previous_gradient)
 
         def one(g, prev):
-            if not _numerics.is_float(g):  # not trainable: a zero update of its own dtype
+            if not numerics.is_float(g):  # not trainable: a zero update of its own dtype
                 return jnp.zeros_like(g)
             prev = jnp.where(state.is_initial_step, g, prev.astype(g.dtype))
             if isinstance(alpha, (int, float)) and isinstance(beta, (int, float)):
                 return (alpha + beta) * g - beta * prev
             return (
-                _numerics.as_dtype(alpha, g.dtype) + _numerics.as_dtype(beta, g.dtype)
-            ) * g - _numerics.as_dtype(beta, g.dtype) * prev
+                numerics.as_dtype(alpha, g.dtype) + numerics.as_dtype(beta, g.dtype)
+            ) * g - numerics.as_dtype(beta, g.dtype) * prev
 
         new_updates = jax.tree.map(one, updates, state.previous_gradient)
         new_state = ScaleByOptimisticGradientState(

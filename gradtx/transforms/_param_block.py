@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 
 __all__ = ["normalize_by_update_norm", "scale_by_param_block_norm", "scale_by_param_block_rms"]
 
@@ -20,11 +19,11 @@ def _empty_init(params):
 def _by_param_block(fn: str, measure, min_scale) -> GradientTransformation:
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
-        _validate.tree_match(fn, updates, params, what="params")
+        validate.require_params(fn, params)
+        validate.tree_match(fn, updates, params, what="params")
 
         def one(u, p):
-            factor = measure(p, _numerics.as_dtype(min_scale, jnp.result_type(p)))
+            factor = measure(p, numerics.as_dtype(min_scale, jnp.result_type(p)))
             return (factor.astype(u.dtype) * u).astype(u.dtype)
 
         return jax.tree.map(one, updates, params), state
@@ -57,8 +56,8 @@ def scale_by_param_block_norm(min_scale: float = 1e-3) -> GradientTransformation
       ([5.0, 5.0], [0.001, 0.001])
     """
     fn = "scale_by_param_block_norm"
-    _validate.non_negative(fn, min_scale=min_scale)
-    return _by_param_block(fn, _numerics.safe_norm, min_scale)
+    validate.non_negative(fn, min_scale=min_scale)
+    return _by_param_block(fn, numerics.safe_norm, min_scale)
 
 
 def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
@@ -90,8 +89,8 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
       ICML 2018, https://arxiv.org/abs/1804.04235
     """
     fn = "scale_by_param_block_rms"
-    _validate.non_negative(fn, min_scale=min_scale)
-    return _by_param_block(fn, _numerics.safe_root_mean_squares, min_scale)
+    validate.non_negative(fn, min_scale=min_scale)
+    return _by_param_block(fn, numerics.safe_root_mean_squares, min_scale)
 
 
 def normalize_by_update_norm(
@@ -121,13 +120,13 @@ def normalize_by_update_norm(
       (1.2, 1.6)
     """
     fn = "normalize_by_update_norm"
-    _validate.finite(fn, scale_factor=scale_factor)
-    _validate.non_negative(fn, eps=eps)
+    validate.finite(fn, scale_factor=scale_factor)
+    validate.non_negative(fn, eps=eps)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         norm = tree_lib.l2_norm(updates)
-        denom = (norm + _numerics.as_dtype(eps, norm.dtype)) / _numerics.as_dtype(
+        denom = (norm + numerics.as_dtype(eps, norm.dtype)) / numerics.as_dtype(
             scale_factor, norm.dtype
         )
         return jax.tree.map(lambda g: (g / denom.astype(g.dtype)).astype(g.dtype), updates), state

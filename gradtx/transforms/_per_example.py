@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _validate
+from gradtx.core import validate
 from gradtx.transforms._clipping import per_example_global_norm_clip
 
 __all__ = ["per_example_layer_norm_clip"]
@@ -60,7 +60,7 @@ def per_example_layer_norm_clip(
       https://arxiv.org/abs/1812.06210
     """
     fn = "per_example_layer_norm_clip"
-    _validate.non_negative(fn, global_l2_norm_clip=global_l2_norm_clip)
+    validate.non_negative(fn, global_l2_norm_clip=global_l2_norm_clip)
     leaves = jax.tree.leaves(grads)
     if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
         raise ValueError(

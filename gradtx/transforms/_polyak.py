@@ -6,8 +6,13 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
+from gradtx.core import (
+    EmptyState,
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    numerics,
+    validate,
+)
 
 __all__ = ["scale_by_polyak"]
 
@@ -59,9 +64,9 @@ def scale_by_polyak(
       Fast Convergence", AISTATS 2021, https://arxiv.org/abs/2002.10542
     """
     fn = "scale_by_polyak"
-    _validate.finite(fn, f_min=f_min)
-    _validate.non_negative(fn, max_learning_rate=max_learning_rate, eps=eps)
-    _validate.one_of(fn, "variant", variant, ("sps", "sps+"))
+    validate.finite(fn, f_min=f_min)
+    validate.non_negative(fn, max_learning_rate=max_learning_rate, eps=eps)
+    validate.one_of(fn, "variant", variant, ("sps", "sps+"))
 
     def init_fn(params):
         del params
@@ -69,15 +74,15 @@ def scale_by_polyak(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params
-        value = _validate.require_extra_arg(fn, extra_args, "value")
+        value = validate.require_extra_arg(fn, extra_args, "value")
         sq_norm = tree_lib.l2_norm(updates, squared=True)
         dtype = sq_norm.dtype
-        gap = jnp.asarray(value).astype(dtype) - _numerics.as_dtype(f_min, dtype)
+        gap = jnp.asarray(value).astype(dtype) - numerics.as_dtype(f_min, dtype)
         if variant == "sps+":
             gap = jnp.maximum(gap, 0)
-        denom = sq_norm + _numerics.as_dtype(eps, dtype)
+        denom = sq_norm + numerics.as_dtype(eps, dtype)
         safe = jnp.where(denom <= _TINY, jnp.ones_like(denom), denom)
-        step = jnp.minimum(gap / safe, _numerics.as_dtype(max_learning_rate, dtype))
+        step = jnp.minimum(gap / safe, numerics.as_dtype(max_learning_rate, dtype))
         step = jnp.where(denom <= _TINY, jnp.zeros_like(step), step)
         return jax.tree.map(lambda g: step.astype(g.dtype) * g, updates), state
 

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 
 __all__ = [
     "ScaleByAdaDeltaState",
@@ -32,13 +31,13 @@ def _same_dtypes(new: Any, old: Any) -> Any:
 
 def _common(*xs: jax.Array) -> list[jax.Array]:
     """The arrays cast to their common dtype."""
-    dtype = _numerics.common_dtype(*(x.dtype for x in xs))
+    dtype = numerics.common_dtype(*(x.dtype for x in xs))
     return [x.astype(dtype) for x in xs]
 
 
 def _wide(*xs: jax.Array) -> list[jax.Array]:
     """The arrays in at least float32: a float16 ``eps`` of 1e-8 would round to zero."""
-    return [x.astype(_numerics.compute_dtype(x.dtype)) for x in xs]
+    return [x.astype(numerics.compute_dtype(x.dtype)) for x in xs]
 
 
 def _as_dtype(value: Any, dtype: Any) -> Any:
@@ -123,23 +122,23 @@ def scale_by_rms(
       Machine Learning, 2012.
     """
     fn = "scale_by_rms"
-    _validate.decay(fn, decay=decay)
-    _validate.non_negative(fn, eps=eps, initial_scale=initial_scale)
-    _validate.finite(fn, initial_scale=initial_scale)
+    validate.decay(fn, decay=decay)
+    validate.non_negative(fn, eps=eps, initial_scale=initial_scale)
+    validate.finite(fn, initial_scale=initial_scale)
 
     def init_fn(params):
         nu = tree_lib.full_like(params, initial_scale)
         if bias_correction:
-            return ScaleByRmsWithCountState(count=_numerics.zero_count(), nu=nu)
+            return ScaleByRmsWithCountState(count=numerics.zero_count(), nu=nu)
         return ScaleByRmsState(nu=nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.nu)
-        nu = _numerics.update_moment_per_elem_norm(updates, state.nu, decay, 2)
+        validate.tree_match(fn, updates, state.nu)
+        nu = numerics.update_moment_per_elem_norm(updates, state.nu, decay, 2)
         if bias_correction:
-            count = _numerics.safe_increment(state.count)
-            nu_hat = _numerics.bias_correction(nu, decay, count)
+            count = numerics.safe_increment(state.count)
+            nu_hat = numerics.bias_correction(nu, decay, count)
         else:
             nu_hat = nu
 
@@ -228,33 +227,33 @@ def scale_by_stddev(
       https://arxiv.org/abs/1308.0850
     """
     fn = "scale_by_stddev"
-    _validate.decay(fn, decay=decay)
-    _validate.non_negative(fn, eps=eps, initial_scale=initial_scale)
-    _validate.finite(fn, initial_scale=initial_scale)
+    validate.decay(fn, decay=decay)
+    validate.non_negative(fn, eps=eps, initial_scale=initial_scale)
+    validate.finite(fn, initial_scale=initial_scale)
 
     def init_fn(params):
         mu = tree_lib.zeros_like(params)
         nu = tree_lib.full_like(params, initial_scale)
         if bias_correction:
-            return ScaleByRStdDevWithCountState(count=_numerics.zero_count(), mu=mu, nu=nu)
+            return ScaleByRStdDevWithCountState(count=numerics.zero_count(), mu=mu, nu=nu)
         return ScaleByRStdDevState(mu=mu, nu=nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.nu)
-        mu = _numerics.update_moment(updates, state.mu, decay, 1)
-        nu = _numerics.update_moment_per_elem_norm(updates, state.nu, decay, 2)
+        validate.tree_match(fn, updates, state.nu)
+        mu = numerics.update_moment(updates, state.mu, decay, 1)
+        nu = numerics.update_moment_per_elem_norm(updates, state.nu, decay, 2)
         if bias_correction:
-            count = _numerics.safe_increment(state.count)
-            mu_hat = _numerics.bias_correction(mu, decay, count)
-            nu_hat = _numerics.bias_correction(nu, decay, count)
+            count = numerics.safe_increment(state.count)
+            mu_hat = numerics.bias_correction(mu, decay, count)
+            nu_hat = numerics.bias_correction(nu, decay, count)
         else:
             mu_hat, nu_hat = mu, nu
 
         def one(g, m, v):
             g_, m_, v_ = _wide(*_common(g, m, v))
             # Clamp: rounding in the stored moments can make E[g^2] - E[g]^2 slightly negative.
-            variance = jnp.maximum(v_ - _numerics.abs_sq(m_), 0.0)
+            variance = jnp.maximum(v_ - numerics.abs_sq(m_), 0.0)
             return (_inverse_root(variance, eps, eps_in_sqrt) * g_).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, mu_hat, nu_hat)
@@ -314,17 +313,17 @@ def scale_by_rss(
       Optimization", JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html
     """
     fn = "scale_by_rss"
-    _validate.non_negative(fn, initial_accumulator_value=initial_accumulator_value, eps=eps)
-    _validate.finite(fn, initial_accumulator_value=initial_accumulator_value)
+    validate.non_negative(fn, initial_accumulator_value=initial_accumulator_value, eps=eps)
+    validate.finite(fn, initial_accumulator_value=initial_accumulator_value)
 
     def init_fn(params):
         return ScaleByRssState(sum_of_squares=tree_lib.full_like(params, initial_accumulator_value))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.sum_of_squares)
+        validate.tree_match(fn, updates, state.sum_of_squares)
         sum_of_squares = jax.tree.map(
-            lambda g, s: _numerics.promote_add(_numerics.abs_sq(g), s),
+            lambda g, s: numerics.promote_add(numerics.abs_sq(g), s),
             updates,
             state.sum_of_squares,
         )
@@ -390,8 +389,8 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
       https://arxiv.org/abs/1212.5701
     """
     fn = "scale_by_adadelta"
-    _validate.decay(fn, rho=rho)
-    _validate.non_negative(fn, eps=eps)
+    validate.decay(fn, rho=rho)
+    validate.non_negative(fn, eps=eps)
 
     def init_fn(params):
         return ScaleByAdaDeltaState(
@@ -400,8 +399,8 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.e_g)
-        e_g = _numerics.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
+        validate.tree_match(fn, updates, state.e_g)
+        e_g = numerics.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
 
         def one(g, eg, ex):
             g_, eg_, ex_ = _common(g, eg, ex)
@@ -409,7 +408,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
             return jnp.sqrt(ex_ + eps_) / jnp.sqrt(eg_ + eps_) * g_
 
         steps = jax.tree.map(one, updates, e_g, state.e_x)
-        e_x = _numerics.update_moment_per_elem_norm(steps, state.e_x, rho, 2)
+        e_x = numerics.update_moment_per_elem_norm(steps, state.e_x, rho, 2)
         new_updates = _same_dtypes(steps, updates)
         new_state = ScaleByAdaDeltaState(
             e_g=_same_dtypes(e_g, state.e_g), e_x=_same_dtypes(e_x, state.e_x)

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 
 __all__ = ["ScaleByRpropState", "scale_by_rprop"]
 
@@ -94,10 +93,10 @@ def scale_by_rprop(
       Igel & Hüsken, "Improving the Rprop Learning Algorithm", NC 2000.
     """
     fn = "scale_by_rprop"
-    _validate.non_negative(fn, learning_rate=learning_rate)
-    _validate.unit(fn, eta_minus=eta_minus)
-    _validate.interval(fn, "eta_plus", eta_plus, 1.0)
-    _validate.non_negative(fn, min_step_size=min_step_size, max_step_size=max_step_size)
+    validate.non_negative(fn, learning_rate=learning_rate)
+    validate.unit(fn, eta_minus=eta_minus)
+    validate.interval(fn, "eta_plus", eta_plus, 1.0)
+    validate.non_negative(fn, min_step_size=min_step_size, max_step_size=max_step_size)
     if isinstance(min_step_size, (int, float)) and isinstance(max_step_size, (int, float)):
         if max_step_size < min_step_size:
             raise ValueError(
@@ -115,13 +114,13 @@ def scale_by_rprop(
         s = g * prev.astype(g.dtype)
         factor = jnp.where(
             s > 0,
-            _numerics.as_dtype(eta_plus, step.dtype),
-            _numerics.as_dtype(eta_minus, step.dtype),
+            numerics.as_dtype(eta_plus, step.dtype),
+            numerics.as_dtype(eta_minus, step.dtype),
         )
         grown = jnp.clip(
             step * factor,
-            _numerics.as_dtype(min_step_size, step.dtype),
-            _numerics.as_dtype(max_step_size, step.dtype),
+            numerics.as_dtype(min_step_size, step.dtype),
+            numerics.as_dtype(max_step_size, step.dtype),
         )
         new_step = jnp.where(s == 0, step, grown).astype(step.dtype)
         zero = jnp.zeros_like(prev)
@@ -131,7 +130,7 @@ def scale_by_rprop(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.step_sizes)
+        validate.tree_match(fn, updates, state.step_sizes)
         treedef = jax.tree.structure(updates)
         triples = [
             one(g, s, p)

@@ -7,13 +7,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import (
+from gradtx.core import (
     EmptyState,
     GradientTransformation,
     ScalarOrSchedule,
     Schedule,
     identity,
+    numerics,
+    validate,
 )
 
 __all__ = [
@@ -45,7 +46,7 @@ def scale(step_size: float) -> GradientTransformation:
       >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0].tolist()
       [-2.0, -2.0]
     """
-    _validate.finite("scale", step_size=step_size)
+    validate.finite("scale", step_size=step_size)
 
     def init_fn(params):
         del params
@@ -63,7 +64,7 @@ def _mul(factor, g):
 
     An integer (or boolean) leaf is not trainable: it gets a zero update of its own dtype.
     """
-    if not _numerics.is_float(g):
+    if not numerics.is_float(g):
         return jnp.zeros_like(g)
     if isinstance(factor, (int, float)):
         return factor * g
@@ -109,13 +110,13 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
 
     def init_fn(params):
         del params
-        return ScaleByScheduleState(count=_numerics.zero_count())
+        return ScaleByScheduleState(count=numerics.zero_count())
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         step_size = step_size_fn(state.count)
         updates = jax.tree.map(lambda g: _mul(step_size, g), updates)
-        return updates, ScaleByScheduleState(count=_numerics.safe_increment(state.count))
+        return updates, ScaleByScheduleState(count=numerics.safe_increment(state.count))
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -159,7 +160,7 @@ def scale_by_learning_rate(
     """
     if learning_rate is None:
         return identity()
-    _validate.finite("scale_by_learning_rate", learning_rate=learning_rate)
+    validate.finite("scale_by_learning_rate", learning_rate=learning_rate)
     sign = -1.0 if flip_sign else 1.0
     if callable(learning_rate):
         return scale_by_schedule(lambda count: sign * jnp.asarray(learning_rate(count)))

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, Updates
+from gradtx.core import GradientTransformation, Updates, numerics, validate
 
 __all__ = ["ScaleBySM3State", "scale_by_sm3"]
 
@@ -105,8 +104,8 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Gradien
       https://arxiv.org/abs/1901.11150
     """
     fn = "scale_by_sm3"
-    _validate.unit(fn, b1=b1, b2=b2)
-    _validate.non_negative(fn, eps=eps)
+    validate.unit(fn, b1=b1, b2=b2)
+    validate.non_negative(fn, eps=eps)
 
     def init_fn(params):
         for p in jax.tree.leaves(params):
@@ -122,21 +121,21 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Gradien
         return jnp.where(b == 1, jnp.ones_like(b), 1 - b)
 
     def one(g, accumulators, nu):
-        g2 = _numerics.abs_sq(g).astype(nu.dtype)
+        g2 = numerics.abs_sq(g).astype(nu.dtype)
         prev = _broadcast_min(g.shape, accumulators, g2.dtype)
-        accum = _numerics.promote_add(
-            _numerics.scalar_mul(gain(g2), g2), _numerics.scalar_mul(b2, prev)
+        accum = numerics.promote_add(
+            numerics.scalar_mul(gain(g2), g2), numerics.scalar_mul(b2, prev)
         ).astype(g2.dtype)
-        inv = jnp.where(accum > 0, jax.lax.rsqrt(accum + _numerics.as_dtype(eps, accum.dtype)), 0.0)
+        inv = jnp.where(accum > 0, jax.lax.rsqrt(accum + numerics.as_dtype(eps, accum.dtype)), 0.0)
         scaled = (g * inv.astype(g.dtype)).astype(g.dtype)
-        new_nu = _numerics.promote_add(
-            _numerics.scalar_mul(1 - b1, scaled), _numerics.scalar_mul(b1, nu)
+        new_nu = numerics.promote_add(
+            numerics.scalar_mul(1 - b1, scaled), numerics.scalar_mul(b1, nu)
         ).astype(nu.dtype)
         return new_nu, _reduce_max(accum)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match(fn, updates, state.nu)
+        validate.tree_match(fn, updates, state.nu)
         treedef = jax.tree.structure(updates)
         pairs = [
             one(g, m, n)

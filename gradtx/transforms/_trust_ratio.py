@@ -7,8 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import EmptyState, GradientTransformation
+from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 
 __all__ = ["scale_by_trust_ratio"]
 
@@ -63,9 +62,9 @@ def scale_by_trust_ratio(
       minutes", ICLR 2020, https://arxiv.org/abs/1904.00962
     """
     fn = "scale_by_trust_ratio"
-    _validate.non_negative(fn, min_norm=min_norm, eps=eps)
-    _validate.positive(fn, trust_coefficient=trust_coefficient)
-    _validate.finite(fn, min_norm=min_norm, trust_coefficient=trust_coefficient, eps=eps)
+    validate.non_negative(fn, min_norm=min_norm, eps=eps)
+    validate.positive(fn, trust_coefficient=trust_coefficient)
+    validate.finite(fn, min_norm=min_norm, trust_coefficient=trust_coefficient, eps=eps)
 
     def init_fn(params):
         del params
@@ -73,16 +72,16 @@ def scale_by_trust_ratio(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
 
         def one(u, p):
             if u is None:
                 return None
-            dtype = _numerics.compute_dtype(_numerics.common_dtype(u.dtype, p.dtype))
+            dtype = numerics.compute_dtype(numerics.common_dtype(u.dtype, p.dtype))
             u_, p_ = u.astype(dtype), p.astype(dtype)
             floor = _as_dtype(min_norm, dtype)
-            p_norm = _numerics.safe_norm(p_, floor)
-            u_norm = _numerics.safe_norm(u_, floor)
+            p_norm = numerics.safe_norm(p_, floor)
+            u_norm = numerics.safe_norm(u_, floor)
             ratio = _as_dtype(trust_coefficient, dtype) * p_norm / (u_norm + _as_dtype(eps, dtype))
             ratio = jnp.where((p_norm == 0) | (u_norm == 0), jnp.ones_like(ratio), ratio)
             return (u_ * ratio).astype(u.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics
+from gradtx.core import numerics
 from gradtx.transforms._clipping import _unitwise_norm
 
 __all__ = ["unitwise_clip", "unitwise_norm"]
@@ -77,5 +77,5 @@ def unitwise_clip(
     dtype = grad.dtype
     g_norm = jnp.asarray(g_norm).astype(dtype)
     max_norm = jnp.asarray(max_norm).astype(dtype)
-    clipped = grad * (max_norm / jnp.maximum(g_norm, _numerics.as_dtype(div_eps, dtype)))
+    clipped = grad * (max_norm / jnp.maximum(g_norm, numerics.as_dtype(div_eps, dtype)))
     return jnp.where(g_norm < max_norm, grad, clipped)

@@ -5,10 +5,10 @@ Every name of ``optax.tree`` with Optax's signature and semantics, plus gradtx's
 the same functions under Optax's ``tree_*`` names.
 """
 
-from gradtx.core._numerics import bias_correction as bias_correction
-from gradtx.core._numerics import update_infinity_moment as update_infinity_moment
-from gradtx.core._numerics import update_moment as update_moment
-from gradtx.core._numerics import update_moment_per_elem_norm as update_moment_per_elem_norm
+from gradtx.core.numerics import bias_correction as bias_correction
+from gradtx.core.numerics import update_infinity_moment as update_infinity_moment
+from gradtx.core.numerics import update_moment as update_moment
+from gradtx.core.numerics import update_moment_per_elem_norm as update_moment_per_elem_norm
 from gradtx.tree._arith import add as add
 from gradtx.tree._arith import add_scale as add_scale
 from gradtx.tree._arith import allclose as allclose

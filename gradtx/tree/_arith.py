@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._numerics import is_float, promote_add, scalar_mul
+from gradtx.core.numerics import is_float, promote_add, scalar_mul
 
 
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:

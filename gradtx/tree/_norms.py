@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._numerics import abs_sq, common_dtype, compute_dtype, is_float
+from gradtx.core.numerics import abs_sq, common_dtype, compute_dtype, is_float
 from gradtx.tree._arith import max as tree_max
 from gradtx.tree._arith import sum as tree_sum
 

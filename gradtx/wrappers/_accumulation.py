@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import ArrayTree, GradientTransformation, Params, Updates
+from gradtx.core import ArrayTree, GradientTransformation, Params, Updates, numerics, validate
 from gradtx.wrappers._util import cast_like, check_inner, is_none, zeros_of
 
 __all__ = ["ApplyEvery", "MultiSteps", "MultiStepsState", "apply_every"]
@@ -110,7 +109,7 @@ class MultiSteps:
         if isinstance(every_k_schedule, (numbers.Integral, np.integer)) and not isinstance(
             every_k_schedule, bool
         ):
-            _validate.integer(fn, "every_k_schedule", every_k_schedule, 1)
+            validate.integer(fn, "every_k_schedule", every_k_schedule, 1)
             k = int(every_k_schedule)
             self._every_k_schedule = lambda step: k
         elif callable(every_k_schedule):
@@ -126,7 +125,7 @@ class MultiSteps:
             )
         self._use_grad_mean = bool(use_grad_mean)
         self._should_skip_update_fn = should_skip_update_fn or _never_skip
-        self._accumulator_dtype = _numerics.canonicalize_dtype(accumulator_dtype)
+        self._accumulator_dtype = numerics.canonicalize_dtype(accumulator_dtype)
 
     @property
     def inner_opt(self) -> GradientTransformation:
@@ -136,7 +135,7 @@ class MultiSteps:
     def _acc_dtype(self, leaf: Any) -> Any:
         if self._accumulator_dtype is not None:
             return self._accumulator_dtype
-        return _numerics.compute_dtype(jnp.result_type(leaf))
+        return numerics.compute_dtype(jnp.result_type(leaf))
 
     def init(self, params: Params) -> MultiStepsState:
         """The initial state: zero accumulator, both counters at 0.
@@ -147,12 +146,12 @@ class MultiSteps:
         Returns:
           A `MultiStepsState`.
         """
-        gradient_step = _numerics.zero_count()
+        gradient_step = numerics.zero_count()
         acc_grads = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=self._acc_dtype(p)), params)
         zeros = jax.tree.map(jnp.zeros_like, params)
         _, skip_state = self._should_skip_update_fn(zeros, gradient_step, params)
         return MultiStepsState(
-            mini_step=_numerics.zero_count(),
+            mini_step=numerics.zero_count(),
             gradient_step=gradient_step,
             inner_opt_state=self._opt.init(params),
             acc_grads=acc_grads,
@@ -188,7 +187,7 @@ class MultiSteps:
                 "MultiSteps: should_skip_update_fn must return a boolean scalar first, got "
                 f"dtype {should_skip.dtype} and shape {should_skip.shape}"
             )
-        _validate.tree_match("MultiSteps", updates, state.acc_grads, what="accumulator")
+        validate.tree_match("MultiSteps", updates, state.acc_grads, what="accumulator")
 
         def inner_update(grads, inner_state):
             return self._opt.update(grads, inner_state, params, **extra_args)
@@ -221,7 +220,7 @@ class MultiSteps:
             )
             new_state = MultiStepsState(
                 mini_step=jnp.zeros_like(state.mini_step),
-                gradient_step=_numerics.safe_increment(state.gradient_step),
+                gradient_step=numerics.safe_increment(state.gradient_step),
                 inner_opt_state=cast_like(inner_state, state.inner_opt_state),
                 acc_grads=jax.tree.map(jnp.zeros_like, acc_grads),
                 skip_state=skip_state,
@@ -230,7 +229,7 @@ class MultiSteps:
 
         def micro_step(_):
             new_state = MultiStepsState(
-                mini_step=_numerics.safe_increment(state.mini_step),
+                mini_step=numerics.safe_increment(state.mini_step),
                 gradient_step=state.gradient_step,
                 inner_opt_state=state.inner_opt_state,
                 acc_grads=acc_grads,
@@ -307,30 +306,30 @@ def apply_every(k: int = 1) -> GradientTransformation:
       >>> u1.tolist(), u2.tolist()
       ([0.0], [3.0])
     """
-    _validate.integer("apply_every", "k", k, 1)
+    validate.integer("apply_every", "k", k, 1)
 
     def init_fn(params):
         return ApplyEvery(
-            count=_numerics.zero_count(), grad_acc=jax.tree.map(jnp.zeros_like, params)
+            count=numerics.zero_count(), grad_acc=jax.tree.map(jnp.zeros_like, params)
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        _validate.tree_match("apply_every", updates, state.grad_acc, what="accumulator")
+        validate.tree_match("apply_every", updates, state.grad_acc, what="accumulator")
         keep = state.count % k != 0
         emit = state.count % k == k - 1
 
         def add(g, acc):
             if g is None:
                 return None
-            return _numerics.promote_add(g, jnp.where(keep, acc, jnp.zeros_like(acc)))
+            return numerics.promote_add(g, jnp.where(keep, acc, jnp.zeros_like(acc)))
 
         summed = jax.tree.map(add, updates, state.grad_acc, is_leaf=is_none)
         new_updates = jax.tree.map(
             lambda s, g: jnp.where(emit, s, jnp.zeros_like(s)).astype(g.dtype), summed, updates
         )
         grad_acc = jax.tree.map(lambda s, a: s.astype(a.dtype), summed, state.grad_acc)
-        count = _numerics.safe_increment(state.count) % k
+        count = numerics.safe_increment(state.count) % k
         return new_updates, ApplyEvery(count=count, grad_acc=grad_acc)
 
     return GradientTransformation(init_fn, update_fn)

@@ -7,8 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState, Params
+from gradtx.core import GradientTransformation, OptState, Params, numerics, validate
 from gradtx.tree._state import find_all
 from gradtx.wrappers._util import check_inner, is_none
 
@@ -82,17 +81,17 @@ def average_params(
     fn = "average_params"
     inner = check_inner(fn, "inner", inner)
     if decay is not None:
-        _validate.decay(fn, decay=decay)
-    accumulator_dtype = _numerics.canonicalize_dtype(accumulator_dtype)
+        validate.decay(fn, decay=decay)
+    accumulator_dtype = numerics.canonicalize_dtype(accumulator_dtype)
 
     def acc_dtype(p):
         if accumulator_dtype is not None:
             return accumulator_dtype
-        return _numerics.compute_dtype(jnp.result_type(p))
+        return numerics.compute_dtype(jnp.result_type(p))
 
     def init_fn(params):
         return AverageParamsState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             # A copy (jnp.array copies, keeping the sharding): the state must not hold
             # the params' own buffers, which a donated step would free.
             averaged_params=jax.tree.map(lambda p: jnp.array(p, acc_dtype(p)), params),
@@ -100,9 +99,9 @@ def average_params(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
         new_updates, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
-        count = _numerics.safe_increment(state.count)
+        count = numerics.safe_increment(state.count)
 
         def average(avg, p, u):
             if avg is None:
@@ -111,7 +110,7 @@ def average_params(
             if decay is None:
                 weight = 1.0 / count.astype(avg.dtype)
                 return avg + weight * (new_p - avg)
-            return _numerics.scalar_mul(decay, avg) + _numerics.scalar_mul(1.0 - decay, new_p)
+            return numerics.scalar_mul(decay, avg) + numerics.scalar_mul(1.0 - decay, new_p)
 
         averaged = jax.tree.map(
             average, state.averaged_params, params, new_updates, is_leaf=is_none

@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
+    numerics,
     set_to_zero,
 )
 from gradtx.wrappers._masking import partition
@@ -136,13 +136,13 @@ def conditionally_transform(
 
     def init_fn(params):
         return ConditionallyTransformState(
-            inner_state=inner.init(params), step=_numerics.zero_count()
+            inner_state=inner.init(params), step=numerics.zero_count()
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         updates, inner_state = run(updates, state.inner_state, state.step, params, extra_args)
         return updates, ConditionallyTransformState(
-            inner_state, _numerics.safe_increment(state.step)
+            inner_state, numerics.safe_increment(state.step)
         )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -185,12 +185,12 @@ def conditionally_mask(
     )
 
     def init_fn(params):
-        return ConditionallyMaskState(step=_numerics.zero_count(), inner_state=inner.init(params))
+        return ConditionallyMaskState(step=numerics.zero_count(), inner_state=inner.init(params))
 
     def update_fn(updates, state, params=None, **extra_args):
         updates, inner_state = run(updates, state.inner_state, state.step, params, extra_args)
         return updates, ConditionallyMaskState(
-            step=_numerics.safe_increment(state.step), inner_state=inner_state
+            step=numerics.safe_increment(state.step), inner_state=inner_state
         )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -9,12 +9,13 @@ import jax.numpy as jnp
 from jax import lax
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     Params,
     Updates,
+    numerics,
+    validate,
 )
 from gradtx.wrappers._util import all_finite, cast_like, check_inner, count_true
 
@@ -81,13 +82,13 @@ def apply_if_finite(
     """
     fn = "apply_if_finite"
     inner = check_inner(fn, "inner", inner)
-    _validate.integer(fn, "max_consecutive_errors", max_consecutive_errors, 0)
+    validate.integer(fn, "max_consecutive_errors", max_consecutive_errors, 0)
 
     def init_fn(params):
         return ApplyIfFiniteState(
-            notfinite_count=_numerics.zero_count(),
+            notfinite_count=numerics.zero_count(),
             last_finite=jnp.asarray(True),
-            total_notfinite=_numerics.zero_count(),
+            total_notfinite=numerics.zero_count(),
             inner_state=inner.init(params),
         )
 
@@ -96,7 +97,7 @@ def apply_if_finite(
         notfinite_count = jnp.where(
             finite,
             jnp.zeros_like(state.notfinite_count),
-            _numerics.safe_increment(state.notfinite_count),
+            numerics.safe_increment(state.notfinite_count),
         )
 
         def step(_):
@@ -118,7 +119,7 @@ def apply_if_finite(
             notfinite_count=notfinite_count,
             last_finite=finite,
             total_notfinite=jnp.where(
-                finite, state.total_notfinite, _numerics.safe_increment(state.total_notfinite)
+                finite, state.total_notfinite, numerics.safe_increment(state.total_notfinite)
             ),
             inner_state=inner_state,
         )

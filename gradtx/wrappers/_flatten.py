@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _numerics
-from gradtx.core._base import GradientTransformation, GradientTransformationExtraArgs
+from gradtx.core import GradientTransformation, GradientTransformationExtraArgs, numerics
 from gradtx.wrappers._util import check_inner
 
 __all__ = ["flatten"]
@@ -18,7 +17,7 @@ __all__ = ["flatten"]
 def _common_dtype(leaves: list[Any]) -> Any:
     if not leaves:
         return jnp.float32
-    return _numerics.common_dtype(*(jnp.result_type(x) for x in leaves))
+    return numerics.common_dtype(*(jnp.result_type(x) for x in leaves))
 
 
 def _ravel(tree: Any) -> jax.Array:

@@ -7,8 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState, Params
+from gradtx.core import GradientTransformation, OptState, Params, numerics, validate
 from gradtx.wrappers._util import check_inner, is_none
 
 __all__ = ["LookaheadParams", "LookaheadSlowParamsState", "LookaheadState", "lookahead"]
@@ -130,25 +129,25 @@ def lookahead(
     """
     fn = "lookahead"
     fast_optimizer = check_inner(fn, "fast_optimizer", fast_optimizer)
-    _validate.integer(fn, "sync_period", sync_period, 1)
-    _validate.unit(fn, slow_step_size=slow_step_size)
+    validate.integer(fn, "sync_period", sync_period, 1)
+    validate.unit(fn, slow_step_size=slow_step_size)
     alpha = slow_step_size
 
     def init_fn(params):
         if isinstance(params, LookaheadParams):
             return LookaheadState(
                 fast_state=fast_optimizer.init(params.fast),
-                steps_since_sync=_numerics.zero_count(),
+                steps_since_sync=numerics.zero_count(),
             )
         return LookaheadSlowParamsState(
             fast_state=fast_optimizer.init(params),
-            steps_since_sync=_numerics.zero_count(),
+            steps_since_sync=numerics.zero_count(),
             # A copy: the state must not hold the params' own buffers (donation).
             slow_params=jax.tree.map(jnp.copy, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _validate.require_params(fn, params)
+        validate.require_params(fn, params)
         paired = isinstance(params, LookaheadParams)
         fast = params.fast if paired else params
         if paired:
@@ -170,8 +169,8 @@ def lookahead(
             # to bfloat16 would lose most of a small update.
             if u is None:
                 return None
-            dtype = _numerics.compute_dtype(
-                _numerics.common_dtype(jnp.result_type(f), jnp.result_type(u))
+            dtype = numerics.compute_dtype(
+                numerics.common_dtype(jnp.result_type(f), jnp.result_type(u))
             )
             return (f.astype(dtype) + u.astype(dtype)) - s.astype(dtype)
 
@@ -180,14 +179,14 @@ def lookahead(
         def slow_step(d, s):
             if d is None:
                 return None
-            step = jnp.where(sync, _numerics.scalar_mul(alpha, d), jnp.zeros_like(d))
+            step = jnp.where(sync, numerics.scalar_mul(alpha, d), jnp.zeros_like(d))
             return step.astype(jnp.result_type(s))
 
         def fast_step(u, d):
             if u is None:
                 return None
-            pull = jnp.where(sync, _numerics.scalar_mul(1.0 - alpha, d), jnp.zeros_like(d))
-            return _numerics.promote_add(u, -pull).astype(jnp.result_type(u))
+            pull = jnp.where(sync, numerics.scalar_mul(1.0 - alpha, d), jnp.zeros_like(d))
+            return numerics.promote_add(u, -pull).astype(jnp.result_type(u))
 
         slow_updates = jax.tree.map(slow_step, last_difference, slow, is_leaf=is_none)
         new_fast_updates = jax.tree.map(fast_step, fast_updates, last_difference, is_leaf=is_none)
@@ -203,7 +202,7 @@ def lookahead(
             new_state = LookaheadState(fast_state=fast_state, steps_since_sync=steps)
             return LookaheadParams(fast=new_fast_updates, slow=slow_updates), new_state
         slow_params = jax.tree.map(
-            lambda s, d: s if d is None else _numerics.promote_add(s, d).astype(s.dtype),
+            lambda s, d: s if d is None else numerics.promote_add(s, d).astype(s.dtype),
             slow,
             slow_updates,
             is_leaf=is_none,

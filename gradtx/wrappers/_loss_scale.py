@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState
+from gradtx.core import GradientTransformation, OptState, numerics, validate
 from gradtx.tree._state import find_all
 from gradtx.wrappers._util import all_finite, cast_like, check_inner, is_none
 
@@ -119,12 +118,12 @@ def dynamic_loss_scale(
     """
     fn = "dynamic_loss_scale"
     inner = check_inner(fn, "inner", inner)
-    _validate.positive(fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale)
-    _validate.finite(
+    validate.positive(fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale)
+    validate.finite(
         fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale, factor=factor
     )
-    _validate.integer(fn, "growth_interval", growth_interval, 1)
-    _validate.interval(fn, "factor", factor, 1.0)
+    validate.integer(fn, "growth_interval", growth_interval, 1)
+    validate.interval(fn, "factor", factor, 1.0)
     bounds = (min_scale, init_scale, max_scale)
     if (
         all(isinstance(v, (int, float)) for v in bounds)
@@ -138,9 +137,9 @@ def dynamic_loss_scale(
     def init_fn(params):
         return DynamicLossScaleState(
             loss_scale=jnp.asarray(init_scale, jnp.float32),
-            good_steps=_numerics.zero_count(),
+            good_steps=numerics.zero_count(),
             last_finite=jnp.asarray(True),
-            total_skipped=_numerics.zero_count(),
+            total_skipped=numerics.zero_count(),
             inner_state=inner.init(params),
         )
 
@@ -152,7 +151,7 @@ def dynamic_loss_scale(
             if g is None:
                 return None
             g = jnp.asarray(g)
-            dtype = _numerics.common_dtype(_numerics.compute_dtype(g.dtype), scale.dtype)
+            dtype = numerics.common_dtype(numerics.compute_dtype(g.dtype), scale.dtype)
             return (g.astype(dtype) / scale.astype(dtype)).astype(g.dtype)
 
         grads = jax.tree.map(unscale, updates, is_leaf=is_none)
@@ -170,7 +169,7 @@ def dynamic_loss_scale(
         new_updates, inner_state = lax.cond(finite, step, skip, None)
 
         good_steps = jnp.where(
-            finite, _numerics.safe_increment(state.good_steps), jnp.zeros_like(state.good_steps)
+            finite, numerics.safe_increment(state.good_steps), jnp.zeros_like(state.good_steps)
         )
         grow = good_steps >= growth_interval
         new_scale = jnp.where(
@@ -183,7 +182,7 @@ def dynamic_loss_scale(
             good_steps=jnp.where(grow, jnp.zeros_like(good_steps), good_steps),
             last_finite=finite,
             total_skipped=jnp.where(
-                finite, state.total_skipped, _numerics.safe_increment(state.total_skipped)
+                finite, state.total_skipped, numerics.safe_increment(state.total_skipped)
             ),
             inner_state=inner_state,
         )

@@ -8,13 +8,13 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gradtx.core import _validate
-from gradtx.core._base import (
+from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
     Params,
     set_to_zero,
+    validate,
 )
 from gradtx.tree._state import is_params_placeholder
 from gradtx.wrappers._util import check_inner
@@ -69,7 +69,7 @@ def _check_mask_tree(fn: str, name: str, tree: Any, *, returned: bool = False) -
 
 
 def _check_mask(fn: str, name: str, mask: Any) -> None:
-    if _validate.mask_is_callable(mask):
+    if validate.mask_is_callable(mask):
         return
     if isinstance(mask, (str, bytes)):
         raise TypeError(
@@ -80,7 +80,7 @@ def _check_mask(fn: str, name: str, mask: Any) -> None:
 
 
 def _mask_for(fn: str, mask: Any, tree: Any) -> Any:
-    if _validate.mask_is_callable(mask):
+    if validate.mask_is_callable(mask):
         out = mask(tree)
         _check_mask_tree(fn, "mask", out, returned=True)
         return out
@@ -104,7 +104,7 @@ def _masked(
     def update_fn(updates, state, params=None, **extra_args):
         if params is not None:
             # The mask is applied to both trees; name the mismatch before tree.map does.
-            _validate.tree_match(fn, updates, params, what="params", shapes=False)
+            validate.tree_match(fn, updates, params, what="params", shapes=False)
         mask_tree = _mask_for(fn, mask, updates)
         if mask_compatible_extra_args:
             structure = jax.tree.structure(updates)

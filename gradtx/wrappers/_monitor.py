@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState, identity
+from gradtx.core import GradientTransformation, OptState, identity, numerics, validate
 from gradtx.wrappers._util import check_inner, is_none
 
 __all__ = ["MonitorStatsState", "training_monitor"]
@@ -104,9 +103,9 @@ def training_monitor(
     """
     fn = "training_monitor"
     inner = identity() if inner is None else check_inner(fn, "inner", inner)
-    _validate.non_negative(fn, vanishing_threshold=vanishing_threshold)
-    _validate.positive(fn, exploding_threshold=exploding_threshold)
-    _validate.finite(fn, vanishing_threshold=vanishing_threshold)
+    validate.non_negative(fn, vanishing_threshold=vanishing_threshold)
+    validate.positive(fn, exploding_threshold=exploding_threshold)
+    validate.finite(fn, vanishing_threshold=vanishing_threshold)
     thresholds = (vanishing_threshold, exploding_threshold)
     if all(isinstance(t, (int, float)) for t in thresholds) and not (
         vanishing_threshold < exploding_threshold
@@ -129,7 +128,7 @@ def training_monitor(
             return jnp.zeros([], jnp.float32)
 
         return MonitorStatsState(
-            count=_numerics.zero_count(),
+            count=numerics.zero_count(),
             grad_norm=zero(),
             update_norm=zero(),
             param_norm=zero(),
@@ -149,7 +148,7 @@ def training_monitor(
         else:
             param_norm = _f32_norm(params)
         new_state = MonitorStatsState(
-            count=_numerics.safe_increment(state.count),
+            count=numerics.safe_increment(state.count),
             grad_norm=_f32_norm(updates),
             update_norm=update_norm,
             param_norm=param_norm,

@@ -14,9 +14,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._base import GradientTransformation, OptState, Updates, stateless
-from gradtx.core._combine import chain
-from gradtx.transforms._momentum import ema
+from gradtx.core import GradientTransformation, OptState, Updates, chain, stateless
+from gradtx.transforms import ema
 from gradtx.wrappers._util import check_inner
 
 __all__ = ["MonitorState", "SnapshotState", "measure_with_ema", "monitor", "snapshot"]

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import jax
 
-from gradtx.core._base import Params, Updates
+from gradtx.core import Params, Updates
 
 __all__ = ["ShouldSkipUpdateFunction"]
 

@@ -33,8 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import _numerics, _validate
-from gradtx.core._base import GradientTransformation, OptState
+from gradtx.core import GradientTransformation, OptState, numerics, validate
 from gradtx.wrappers._util import check_inner
 
 __all__ = ["QuantizedArray", "QuantizedState", "quantized_state"]
@@ -113,7 +112,7 @@ class QuantizedArray:
           The `QuantizedArray`; ``.dequantize()`` gives an array like ``x`` back.
         """
         x = jnp.asarray(x)
-        dtype = _numerics.compute_dtype(x.dtype)
+        dtype = numerics.compute_dtype(x.dtype)
         n = x.size
         blocks = max(-(-n // block_size), 1)
         flat = jnp.pad(x.reshape(-1).astype(dtype), (0, blocks * block_size - n))
@@ -131,7 +130,7 @@ class QuantizedArray:
         Returns:
           An array of shape ``self.shape`` and dtype ``self.dtype``.
         """
-        dtype = _numerics.compute_dtype(self.dtype)
+        dtype = numerics.compute_dtype(self.dtype)
         rows = self.codes.astype(jnp.int32) + _CODES * self.signed.astype(jnp.int32)[:, None]
         values = jnp.asarray(_TABLES)[rows].astype(dtype) * self.scale.astype(dtype)[:, None]
         n = int(np.prod(self.shape, dtype=np.int64))
@@ -255,8 +254,8 @@ def quantized_state(
     """
     fn = "quantized_state"
     inner = check_inner(fn, "inner", inner)
-    _validate.integer(fn, "bits", bits, 1)
-    _validate.integer(fn, "block_size", block_size, 1)
+    validate.integer(fn, "bits", bits, 1)
+    validate.integer(fn, "block_size", block_size, 1)
     if bits != 8:
         raise ValueError(f"{fn}(bits={bits!r}): bits must be 8 (the only supported width)")
     block_size = int(block_size)

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core._base import GradientTransformation, with_extra_args_support
+from gradtx.core import GradientTransformation, with_extra_args_support
 
 
 def check_inner(fn: str, name: str, inner: Any) -> GradientTransformation:

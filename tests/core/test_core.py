@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from gradtx.core import _numerics, _validate
+from gradtx.core import numerics, validate
 
 
 def test_chain_threads_updates_and_forwards_extra_args():
@@ -80,22 +80,22 @@ def test_identity_set_to_zero_stateless():
 def test_safe_increment_saturates_instead_of_wrapping():
     top = jnp.iinfo(jnp.int32).max
     c = jnp.asarray(top - 1, jnp.int32)
-    c = _numerics.safe_increment(c)
+    c = numerics.safe_increment(c)
     assert int(c) == top
-    c = _numerics.safe_increment(c)
+    c = numerics.safe_increment(c)
     assert int(c) == top and c.dtype == jnp.int32
 
 
 def test_bias_correction_reference():
     count = jnp.asarray(3, jnp.int32)
-    out = _numerics.bias_correction(jnp.asarray([1.0, 2.0]), 0.9, count)
+    out = numerics.bias_correction(jnp.asarray([1.0, 2.0]), 0.9, count)
     np.testing.assert_allclose(out, np.array([1.0, 2.0]) / (1 - 0.9**3), rtol=1e-6)
 
 
 def test_update_moment_keeps_bfloat16_products_in_the_moment_dtype():
     g = jnp.asarray([1.0, 2.0], jnp.float32)
     m = jnp.asarray([0.5, 0.25], jnp.bfloat16)
-    out = _numerics.update_moment(g, m, 0.9, 1)
+    out = numerics.update_moment(g, m, 0.9, 1)
     assert out.dtype == jnp.float32
     np.testing.assert_allclose(
         out, 0.1 * np.array([1.0, 2.0]) + 0.9 * np.array([0.5, 0.25]), rtol=1e-2
@@ -105,16 +105,16 @@ def test_update_moment_keeps_bfloat16_products_in_the_moment_dtype():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: _validate.decay("f", b1=1.0), r"f\(b1=1.0\): b1 must be in \[0, 1\)"),
-        (lambda: _validate.decay("f", b2=float("nan")), r"f\(b2=nan\): b2 must be in \[0, 1\)"),
-        (lambda: _validate.non_negative("f", eps=-1e-3), r"f\(eps=-0.001\): eps must be >= 0"),
-        (lambda: _validate.positive("f", max_norm=0.0), r"f\(max_norm=0.0\): max_norm must be > 0"),
+        (lambda: validate.decay("f", b1=1.0), r"f\(b1=1.0\): b1 must be in \[0, 1\)"),
+        (lambda: validate.decay("f", b2=float("nan")), r"f\(b2=nan\): b2 must be in \[0, 1\)"),
+        (lambda: validate.non_negative("f", eps=-1e-3), r"f\(eps=-0.001\): eps must be >= 0"),
+        (lambda: validate.positive("f", max_norm=0.0), r"f\(max_norm=0.0\): max_norm must be > 0"),
         (
-            lambda: _validate.finite("f", learning_rate=float("inf")),
+            lambda: validate.finite("f", learning_rate=float("inf")),
             r"learning_rate must be finite",
         ),
-        (lambda: _validate.integer("f", "k", 0, 1), r"f\(k=0\): k must be an integer >= 1"),
-        (lambda: _validate.one_of("f", "mode", "x", ("a", "b")), r"mode must be one of"),
+        (lambda: validate.integer("f", "k", 0, 1), r"f\(k=0\): k must be an integer >= 1"),
+        (lambda: validate.one_of("f", "mode", "x", ("a", "b")), r"mode must be one of"),
     ],
 )
 def test_validation_messages_name_function_argument_value_and_rule(call, message):
@@ -124,19 +124,19 @@ def test_validation_messages_name_function_argument_value_and_rule(call, message
 
 def test_validation_type_errors_and_tracers_skipped():
     with pytest.raises(TypeError, match="learning_rate must be a number"):
-        _validate.finite("f", learning_rate="0.1")
+        validate.finite("f", learning_rate="0.1")
     with pytest.raises(TypeError, match="mask must be a pytree"):
-        _validate.mask_kind("f", "all")
+        validate.mask_kind("f", "all")
     # Traced values and schedules are not checked.
-    jax.jit(lambda b: _validate.decay("f", b1=b) or b)(jnp.asarray(2.0))
-    _validate.decay("f", b1=lambda step: 2.0)
+    jax.jit(lambda b: validate.decay("f", b1=b) or b)(jnp.asarray(2.0))
+    validate.decay("f", b1=lambda step: 2.0)
 
 
 def test_tree_match_shows_both_structures_and_shapes():
     with pytest.raises(gradtx.TreeMismatchError, match=r"updates: .*\n.*state: "):
-        _validate.tree_match("t", {"a": 1.0}, {"b": 1.0})
+        validate.tree_match("t", {"a": 1.0}, {"b": 1.0})
     with pytest.raises(gradtx.TreeMismatchError, match=r"\['a'\] has shape \(3,\).*\(1,\)"):
-        _validate.tree_match("t", {"a": jnp.ones(3)}, {"a": jnp.ones(1)})
+        validate.tree_match("t", {"a": jnp.ones(3)}, {"a": jnp.ones(1)})
 
 
 def test_adam_rejects_a_mismatched_tree_instead_of_broadcasting():

@@ -1,4 +1,9 @@
-"""Small numerical helpers shared by the transforms (internal)."""
+"""Small numerical helpers shared by every package (the implementer's vocabulary).
+
+Public as a module (``gradtx.core.numerics``) so that other packages and third-party
+transforms use one implementation; the user-facing names among them are also exported
+by ``gradtx.core`` and ``gradtx``.
+"""
 
 from __future__ import annotations
 
