@@ -49,10 +49,6 @@ _PARALLEL = "built in parallel (issue 15/16)"
 PENDING: dict[str, str] = {
     # namespaces (each key also covers the top-level name, e.g. ``optax.contrib``)
     "optax.contrib": _PARALLEL,
-    # existing gradtx names whose signature or state differs from Optax's (state
-    # structures and existing signatures are another engineer's part of issue 15/16)
-    "optax.MultiSteps": _PARALLEL + ": accumulator_dtype defaults to None, Optax: float32",
-    "optax.transforms.MultiSteps": _PARALLEL + ": as optax.MultiSteps",
     # not in issue 15's list
     "optax.experimental": "optax.experimental (its aggregating module) is in no issue yet",
 }
