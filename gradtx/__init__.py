@@ -11,7 +11,6 @@ imported on first use.
 """
 
 import importlib
-import warnings
 
 from gradtx import core, optimizers, schedules, transforms, tree, wrappers
 from gradtx.core import ArrayTree as ArrayTree
@@ -290,25 +289,9 @@ _LAZY_NAMESPACES = (
 )
 
 
-# Optax 0.2.8 still answers these top-level names, deprecated since Optax 0.1.8 (its module
-# ``__getattr__``, with a DeprecationWarning); the objects are gradtx.contrib's.
-_DEPRECATED_CONTRIB = (
-    "DifferentiallyPrivateAggregateState",
-    "differentially_private_aggregate",
-    "dpsgd",
-)
-
-
 def __getattr__(name: str):
     if name in _LAZY_NAMESPACES:
         return importlib.import_module(f"gradtx.{name}")
-    if name in _DEPRECATED_CONTRIB:
-        warnings.warn(
-            f"gradtx.{name} is deprecated (as optax.{name} is): use gradtx.contrib.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("gradtx.contrib"), name)
     raise AttributeError(f"module 'gradtx' has no attribute {name!r}")
 
 
