@@ -291,8 +291,12 @@ def accumulate_avg_updates(accumulation_steps: int) -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _validate.tree_match("accumulate_avg_updates", updates, state.avg_grad, what="params")
         micro_step = state.micro_step + 1
-        avg = jax.tree.map(lambda u, a: _running_mean(a, u, micro_step), updates, state.avg_grad)
+        mean = jax.tree.map(lambda u, a: _running_mean(a, u, micro_step), updates, state.avg_grad)
+        # The updates keep their dtypes and the state its own (an integer leaf gets zeros).
+        avg = tree_lib.cast_like(mean, state.avg_grad)
+        out = tree_lib.cast_like(mean, updates)
         done = micro_step == accumulation_steps
         emitted = AccumulateAvgUpdatesState(
             micro_step=jnp.zeros_like(micro_step),
@@ -302,7 +306,7 @@ def accumulate_avg_updates(accumulation_steps: int) -> GradientTransformation:
         waiting = AccumulateAvgUpdatesState(
             micro_step=micro_step, ready=jnp.asarray(False), avg_grad=avg
         )
-        return tree_lib.where(done, (avg, emitted), (tree_lib.zeros_like(avg), waiting))
+        return tree_lib.where(done, (out, emitted), (tree_lib.zeros_like(out), waiting))
 
     return GradientTransformation(init_fn, update_fn)
 
