@@ -73,7 +73,17 @@ MaybeAxis = int | Sequence[int] | None
 
 class AggregatorUpdateFn(Protocol):
     """``update(per_elt_updates, state, params=None, **extra_args) -> (updates, state)``:
-    per-example updates in, one aggregated update per parameter out."""
+    per-example updates in, one aggregated update per parameter out.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from gradtx.experimental import aggregating
+      >>> def median_update(per_elt_updates, state, params=None, **extra_args):
+      ...     return jnp.median(per_elt_updates, axis=0), state
+      >>> agg = aggregating.Aggregator(lambda params: (), median_update)
+      >>> agg.update(jnp.array([[1.0], [2.0], [9.0]]), agg.init(None))[0].tolist()
+      [2.0]
+    """
 
     def __call__(
         self,
@@ -613,11 +623,9 @@ def get_unbiased_mean_and_variance_ema(state: OptState) -> tuple[Updates, Update
     Examples:
       >>> import jax.numpy as jnp
       >>> from gradtx.experimental import aggregating
-      >>> tx = aggregating.track_per_element_mean_and_variance_with_ema(0.5)
-      >>> g = jnp.array([2.0])
-      >>> _, state = tx.update(
-      ...     g, tx.init(g), sum_sq_diff_grads=jnp.array([3.0]), sample_size=4
-      ... )
+      >>> tx = aggregating.track_per_element_mean_and_variance_with_ema(ema_decay=0.5)
+      >>> stats = {"sum_sq_diff_grads": jnp.array([3.0]), "sample_size": 4}
+      >>> _, state = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)), **stats)
       >>> mean, var = aggregating.get_unbiased_mean_and_variance_ema(state)
       >>> mean.tolist(), var.tolist()
       ([2.0], [1.0])
