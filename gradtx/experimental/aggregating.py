@@ -185,16 +185,15 @@ def process(
             extra_args = {**extra_args, **aux}
         ready = tree_lib.get(agg_state, "ready", True)
 
-        def post(g, s, p, kw):
-            return postprocessor.update(g, s, p, **kw)
+        # params and the extra arguments are closed over, not operands, so that
+        # non-array ones (a value_fn=) pass through too.
+        def post(g, s):
+            return postprocessor.update(g, s, params, **extra_args)
 
-        def wait(g, s, p, kw):
-            del p, kw
+        def wait(g, s):
             return tree_lib.zeros_like(g), s
 
-        updates, post_state = jax.lax.cond(
-            ready, post, wait, aggregated, post_state, params, extra_args
-        )
+        updates, post_state = jax.lax.cond(ready, post, wait, aggregated, post_state)
         return updates, (pre_state, agg_state, post_state)
 
     if isinstance(aggregator, Aggregator):

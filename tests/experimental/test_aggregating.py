@@ -204,3 +204,17 @@ def test_namespace_is_lazy_and_distinct_from_experiments():
     assert gradtx.experimental.aggregating is aggregating
     assert "experimental" in gradtx.__all__ and "experiments" in gradtx.__all__
     assert gradtx.experiments is not gradtx.experimental
+
+
+def test_process_passes_non_array_extra_arguments_to_the_postprocessor():
+    seen = {}
+
+    def post_update(updates, state, params=None, **extra_args):
+        seen.update(extra_args)
+        return updates, state
+
+    post = gradtx.GradientTransformationExtraArgs(gradtx.init_empty_state, post_update)
+    opt = aggregating.process(gradtx.identity(), aggregating.accumulate_avg_updates(2), post)
+    state = opt.init(jnp.zeros(2))
+    _, state = jax.jit(opt.update, static_argnames="tag")(jnp.ones(2), state, tag="x")
+    assert seen == {"tag": "x"}
