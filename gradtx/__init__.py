@@ -3,13 +3,15 @@
 Every transform, optimizer, wrapper and schedule is importable flat (``gradtx.adamw``).
 ``gradtx.tree``, ``gradtx.losses``, ``gradtx.second_order``, ``gradtx.landscapes``,
 ``gradtx.experiments``, ``gradtx.sharding``, ``gradtx.checkpoint``, ``gradtx.projections``,
-``gradtx.assignment``, ``gradtx.perturbations``, ``gradtx.microbatching``, ``gradtx.contrib``
-and ``gradtx.tree_utils`` (Optax's ``tree_*`` names for ``gradtx.tree``) are namespaces; all
+``gradtx.assignment``, ``gradtx.perturbations``, ``gradtx.microbatching``, ``gradtx.contrib``,
+``gradtx.experimental`` (Optax's, with ``aggregating``) and ``gradtx.tree_utils`` (Optax's
+``tree_*`` names for ``gradtx.tree``) are namespaces; all
 but ``tree`` (and ``losses``, whose common losses Optax also exposes at the top level) are
 imported on first use.
 """
 
 import importlib
+import warnings
 
 from gradtx import core, optimizers, schedules, transforms, tree, wrappers
 from gradtx.core import ArrayTree as ArrayTree
@@ -275,6 +277,7 @@ _LAZY_NAMESPACES = (
     "assignment",
     "checkpoint",
     "contrib",
+    "experimental",
     "experiments",
     "landscapes",
     "losses",
@@ -287,9 +290,26 @@ _LAZY_NAMESPACES = (
 )
 
 
+# Optax's top-level aliases of three optax.contrib names, deprecated since Optax 0.1.8 and
+# still answered by its module __getattr__ with a DeprecationWarning: the same here.
+_DEPRECATED_CONTRIB_ALIASES = (
+    "DifferentiallyPrivateAggregateState",
+    "differentially_private_aggregate",
+    "dpsgd",
+)
+
+
 def __getattr__(name: str):
     if name in _LAZY_NAMESPACES:
         return importlib.import_module(f"gradtx.{name}")
+    if name in _DEPRECATED_CONTRIB_ALIASES:
+        warnings.warn(
+            f"gradtx.{name} is deprecated (as optax.{name} is since Optax 0.1.8): use "
+            f"gradtx.contrib.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("gradtx.contrib"), name)
     raise AttributeError(f"module 'gradtx' has no attribute {name!r}")
 
 
@@ -416,6 +436,7 @@ __all__ = [
     "cyclic_schedule",
     "dynamic_loss_scale",
     "ema",
+    "experimental",
     "experiments",
     "exponential_decay",
     "flatten",

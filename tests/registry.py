@@ -47,6 +47,7 @@ def _gather() -> list[Entry]:
         registry_contrib_beyond,
         registry_contrib_tail,
         registry_core,
+        registry_experimental,
         registry_lbfgs,
         registry_optax_extra,
         registry_optimizers,
@@ -70,6 +71,7 @@ def _gather() -> list[Entry]:
         registry_contrib,
         registry_contrib_beyond,
         registry_contrib_tail,
+        registry_experimental,
     ):
         entries.extend(module.ENTRIES)
     names = [e.name for e in entries]

@@ -187,3 +187,11 @@ def test_the_build_command_is_documented_and_run_by_ci():
     assert BUILD_COMMAND in (DOCS / "conf.py").read_text()
     assert BUILD_COMMAND in (ROOT / "README.md").read_text()
     assert "sphinx -W" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_layout_lists_every_namespace():
+    text = (ROOT / "README.md").read_text()
+    layout = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    for ns in gradtx_api.namespace_names():
+        top = ns.split(".")[0]
+        assert f"`gradtx.{top}`" in layout, f"gradtx.{top} is not in the README's layout table"

@@ -1,7 +1,8 @@
 """Every public function and class documents itself with a runnable ``Examples:`` doctest.
 
 The walk covers ``gradtx.__all__`` and the ``__all__`` of every namespace it exposes
-(``gradtx.tree``, ``gradtx.losses``, ``gradtx.checkpoint`` ...). NamedTuple classes (optimizer
+(``gradtx.tree``, ``gradtx.losses``, ``gradtx.checkpoint`` ...) and of every module those
+export (``gradtx.experimental.aggregating``). NamedTuple classes (optimizer
 states, result and info records) and exceptions are exempt, as are names that are not gradtx
 objects (type aliases such as ``Params = Any``). The doctests themselves run under
 ``pytest --doctest-modules`` (pyproject ``addopts``).
@@ -37,6 +38,11 @@ def public_objects() -> dict[str, object]:
         obj = getattr(gradtx, name)
         if inspect.ismodule(obj):
             namespaces[f"gradtx.{name}"] = obj
+    for prefix, module in list(namespaces.items()):  # modules a namespace exports
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if inspect.ismodule(obj) and f"{prefix}.{name}" not in namespaces:
+                namespaces[f"{prefix}.{name}"] = obj
     out: dict[str, object] = {}
     seen: set[int] = set()
     for prefix, module in namespaces.items():

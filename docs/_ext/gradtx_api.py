@@ -2,7 +2,8 @@
 
 Nothing here keeps a list of names. At build time (``builder-inited``) the namespaces are
 discovered: every public module or package directly under ``gradtx`` (``pkgutil``), plus
-any module that ``gradtx.__all__`` exports. Each namespace gets one page,
+any module that ``gradtx.__all__`` exports, plus any module a namespace's ``__all__``
+exports (``gradtx.experimental.aggregating``). Each namespace gets one page,
 ``api/<namespace>.rst``, with a summary table and one autodoc entry per name of its
 ``__all__``. Names that are also exported flat (``gradtx.adamw`` is
 ``gradtx.optimizers.adamw``) are documented once, at the flat path, on the page of the
@@ -55,6 +56,13 @@ def namespace_names() -> list[str]:
     for name in gradtx.__all__:
         if isinstance(getattr(gradtx, name), types.ModuleType):
             found.add(name)
+    # A module a namespace exports is a namespace of its own (experimental.aggregating).
+    for ns in list(found):
+        module = importlib.import_module(f"gradtx.{ns}")
+        for name in getattr(module, "__all__", ()):
+            sub = getattr(module, name)
+            if isinstance(sub, types.ModuleType) and sub.__name__ == f"gradtx.{ns}.{name}":
+                found.add(f"{ns}.{name}")
     return sorted(found)
 
 

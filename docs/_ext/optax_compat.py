@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import types
+import typing
 
 from docutils import nodes
 from docutils.statemachine import StringList
@@ -27,13 +28,33 @@ NAMESPACES = (
     "optax.assignment",
     "optax.perturbations",
     "optax.microbatching",
+    "optax.experimental",
+    "optax.experimental.aggregating",
 )
 _SHOWN_MISSING = 12
 
 
 def _public(module) -> list[str]:
-    names = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+    """``__all__``, else the public attributes but the ``typing`` names a plain module
+    imports (``optax.experimental.aggregating`` has no ``__all__``); modules excluded."""
+    names = getattr(module, "__all__", None) or [
+        n
+        for n in dir(module)
+        if not n.startswith("_") and getattr(typing, n, None) is not getattr(module, n)
+    ]
     return sorted(n for n in names if not isinstance(getattr(module, n, None), types.ModuleType))
+
+
+def _import(path: str):
+    """A module, or a module attribute of a package (``optax.experimental.aggregating``)."""
+    try:
+        return importlib.import_module(path)
+    except ImportError:
+        parent, name = path.rsplit(".", 1)
+        module = getattr(_import(parent), name, None)
+        if not isinstance(module, types.ModuleType):
+            raise
+        return module
 
 
 def measure() -> list[tuple[str, int, int, list[str]]]:
@@ -41,7 +62,7 @@ def measure() -> list[tuple[str, int, int, list[str]]]:
     rows = []
     for ns in NAMESPACES:
         try:
-            theirs = importlib.import_module(ns)
+            theirs = _import(ns)
         except ImportError:
             continue
         try:

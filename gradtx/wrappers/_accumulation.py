@@ -74,9 +74,13 @@ class MultiSteps:
         (bool scalar, skip_state)``; when it returns true the micro-batch is ignored
         entirely (zero updates, state unchanged but for ``skip_state``). See
         `skip_not_finite` and `skip_large_updates`.
-      accumulator_dtype: dtype of ``acc_grads``. Default ``None``: each gradient leaf's
-        dtype promoted to at least float32 (Optax always uses float32; the two agree
-        except that float64 gradients keep float64 here).
+      accumulator_dtype: dtype ``acc_grads`` is stored in. Default float32, as in
+        Optax: each micro-step adds in the common dtype of the gradient and the
+        accumulator (float64 gradients add in float64) and stores the result in this
+        dtype; the inner optimizer receives it in the gradient's dtype. A complex leaf is
+        stored in the complex dtype of this precision (complex64 for float32; Optax
+        would drop its imaginary part). ``None``: each gradient leaf's dtype promoted to
+        at least float32 (float64 gradients keep float64).
 
     Returns:
       A ``MultiSteps`` object; its ``init`` returns a `MultiStepsState`.
@@ -102,7 +106,7 @@ class MultiSteps:
         every_k_schedule: int | Callable[[jax.Array], Any],
         use_grad_mean: bool = True,
         should_skip_update_fn: ShouldSkipUpdateFn | None = None,
-        accumulator_dtype: Any = None,
+        accumulator_dtype: Any = jnp.float32,
     ):
         fn = "MultiSteps"
         self._opt = check_inner(fn, "opt", opt)
@@ -133,9 +137,13 @@ class MultiSteps:
         return self._opt
 
     def _acc_dtype(self, leaf: Any) -> Any:
-        if self._accumulator_dtype is not None:
-            return self._accumulator_dtype
-        return numerics.compute_dtype(jnp.result_type(leaf))
+        dtype = jnp.result_type(leaf)
+        if self._accumulator_dtype is None:
+            return numerics.compute_dtype(dtype)
+        if jnp.issubdtype(dtype, jnp.complexfloating):
+            # The complex dtype of the accumulator's precision (float32 -> complex64).
+            return numerics.common_dtype(self._accumulator_dtype, jnp.complex64)
+        return self._accumulator_dtype
 
     def init(self, params: Params) -> MultiStepsState:
         """The initial state: zero accumulator, both counters at 0.
@@ -200,21 +208,27 @@ class MultiSteps:
         )[0]
 
         def accumulate(acc, g):
+            # In the common dtype of gradient and accumulator, as Optax's promotion does.
             if g is None:
                 return None
-            g = jnp.asarray(g).astype(acc.dtype)
+            dtype = numerics.common_dtype(acc.dtype, jnp.result_type(g))
+            acc, g = acc.astype(dtype), jnp.asarray(g).astype(dtype)
             if self._use_grad_mean:
-                n = (state.mini_step + 1).astype(acc.dtype)
+                n = (state.mini_step + 1).astype(dtype)
                 return acc + (g - acc) / n
             return acc + g
 
-        acc_grads = jax.tree.map(accumulate, state.acc_grads, updates, is_leaf=is_none)
+        summed = jax.tree.map(accumulate, state.acc_grads, updates, is_leaf=is_none)
+        acc_grads = jax.tree.map(
+            lambda s, a: s if s is None else s.astype(a.dtype),
+            summed,
+            state.acc_grads,
+            is_leaf=is_none,
+        )
         emit = state.mini_step >= k - 1
 
         def real_step(_):
-            new_updates, inner_state = inner_update(
-                to_grad_dtypes(acc_grads), state.inner_opt_state
-            )
+            new_updates, inner_state = inner_update(to_grad_dtypes(summed), state.inner_opt_state)
             new_updates = jax.tree.map(
                 lambda u, s: jnp.asarray(u).astype(s.dtype), new_updates, out_shape
             )

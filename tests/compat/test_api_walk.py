@@ -11,9 +11,13 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
+import pkgutil
 import types
+import typing
+import warnings
 from typing import Any
 
+import numpy as np
 import pytest
 
 optax = pytest.importorskip("optax")
@@ -31,6 +35,8 @@ NAMESPACES = (
     "optax.perturbations",
     "optax.microbatching",
     "optax.second_order",
+    "optax.experimental",
+    "optax.experimental.aggregating",  # a module, not a package: see _public_names
 )
 
 # Names gradtx deliberately does not provide at Optax's path, with the reason.
@@ -42,20 +48,15 @@ EXCLUDED: dict[str, str] = {
     "optax.second_order.fisher_diag": "Optax's deprecated second_order helpers (not provided)",
 }
 
-_PARALLEL = "built in parallel (issue 15/16)"
 
-# Namespaces and names other engineers are building now; the lead removes each entry as
-# its branch merges (test_pending_entries_are_still_missing fails on a stale entry).
-PENDING: dict[str, str] = {
-    # namespaces (each key also covers the top-level name, e.g. ``optax.contrib``)
-    "optax.contrib": _PARALLEL,
-    # existing gradtx names whose signature or state differs from Optax's (state
-    # structures and existing signatures are another engineer's part of issue 15/16)
-    "optax.MultiSteps": _PARALLEL + ": accumulator_dtype defaults to None, Optax: float32",
-    "optax.transforms.MultiSteps": _PARALLEL + ": as optax.MultiSteps",
-    # not in issue 15's list
-    "optax.experimental": "optax.experimental (its aggregating module) is in no issue yet",
-}
+def _optax_module(namespace: str):
+    """``optax.experimental.aggregating`` is an attribute (``_aggregating as aggregating``),
+    not an importable module: import the package, then follow attributes."""
+    try:
+        return importlib.import_module(namespace)
+    except ImportError:
+        parent, name = namespace.rsplit(".", 1)
+        return getattr(_optax_module(parent), name)
 
 
 def _gradtx_module(namespace: str):
@@ -63,17 +64,33 @@ def _gradtx_module(namespace: str):
 
 
 def _public_names(module) -> list[str]:
-    """``dir(module)`` without private names and without modules imported from elsewhere
-    (``optax.tree_utils`` leaks ``functools`` and ``typing``)."""
+    """``dir(module)`` without private names, without modules imported from elsewhere
+    (``optax.tree_utils`` leaks ``functools`` and ``typing``; the module
+    ``optax.experimental.aggregating`` leaks ``optax.tree`` and ``optax._src.base``) and
+    without the ``typing`` names a plain module imports (``Any``, ``NamedTuple`` ...)."""
     out = []
-    for name in dir(module):
+    # ``__all__`` may hold names only a module ``__getattr__`` answers (Optax's deprecated
+    # top-level ``dpsgd`` ...).
+    for name in sorted({*dir(module), *getattr(module, "__all__", ())}):
         if name.startswith("_"):
             continue
-        obj = getattr(module, name)
-        if isinstance(obj, types.ModuleType) and not obj.__name__.startswith("optax"):
+        obj = _attr(module, name)
+        if isinstance(obj, types.ModuleType) and not obj.__name__.startswith(f"{module.__name__}."):
+            continue
+        if getattr(typing, name, None) is obj:
             continue
         out.append(name)
     return out
+
+
+_MISSING = object()
+
+
+def _attr(module, name: str, *default: Any) -> Any:
+    """``getattr``, quiet about the deprecated names both libraries still answer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return getattr(module, name, *default)
 
 
 def _same_default(a: Any, b: Any) -> bool:
@@ -93,11 +110,27 @@ def _same_default(a: Any, b: Any) -> bool:
         # A stateless object (perturbations.Gumbel()): an instance of a class of that name.
         return type(a).__name__ == type(b).__name__ and not vars(b)
     if callable(a) and callable(b) and not inspect.isclass(a):
+        if "<lambda>" in (getattr(a, "__name__", None), getattr(b, "__name__", None)):
+            # An anonymous default (adopt's clip_value_fn=lambda x: x**0.25): the same
+            # function, value for value.
+            return _same_values(a, b)
         return getattr(a, "__name__", None) == getattr(b, "__name__", None)
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 (arrays, exotic objects)
         return repr(a) == repr(b)
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    """Whether two one-argument callables agree on a few steps (int32 counts)."""
+    xs = np.array([0, 1, 2, 7, 100], np.int32)
+    try:
+        ra, rb = a(xs), b(xs)
+        if ra is None or rb is None:
+            return ra is rb
+        return bool(np.allclose(np.asarray(ra), np.asarray(rb), rtol=1e-6, equal_nan=True))
+    except Exception:  # noqa: BLE001 (not a function of one array)
+        return False
 
 
 def _name(p: inspect.Parameter) -> str:
@@ -149,7 +182,7 @@ def _signature_problem(ours: Any, theirs: Any) -> str | None:
 
 
 def _problems(namespace: str) -> dict[str, str]:
-    theirs_mod = importlib.import_module(namespace)
+    theirs_mod = _optax_module(namespace)
     try:
         ours_mod = _gradtx_module(namespace)
     except ImportError:
@@ -157,12 +190,13 @@ def _problems(namespace: str) -> dict[str, str]:
     out = {}
     for name in _public_names(theirs_mod):
         path = f"{namespace}.{name}"
-        if path in EXCLUDED or path in PENDING:
+        if path in EXCLUDED:
             continue
-        if not hasattr(ours_mod, name):
+        ours = _attr(ours_mod, name, _MISSING)
+        if ours is _MISSING:
             out[path] = "missing"
             continue
-        problem = _signature_problem(getattr(ours_mod, name), getattr(theirs_mod, name))
+        problem = _signature_problem(ours, _attr(theirs_mod, name))
         if problem:
             out[path] = problem
     return out
@@ -170,37 +204,30 @@ def _problems(namespace: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
 def test_namespace_matches_optax(namespace):
-    if namespace in PENDING:
-        pytest.skip(f"{namespace}: {PENDING[namespace]}")
     problems = _problems(namespace)
     assert not problems, "\n".join(f"{k}: {v}" for k, v in sorted(problems.items()))
 
 
-def test_pending_entries_are_still_missing():
-    """A PENDING entry that now matches Optax is stale: remove it."""
-    stale = []
-    for path in PENDING:
-        if path in NAMESPACES:
-            try:
-                _gradtx_module(path)
-            except ImportError:
-                continue
-            if not _problems(path):
-                stale.append(path)
+def test_every_optax_namespace_is_walked():
+    """Each public subpackage of Optax (not its shipped ``*_test`` modules), and each module
+    one of them exports (``optax.experimental.aggregating``), is in NAMESPACES."""
+    found = set()
+    for m in pkgutil.iter_modules(optax.__path__):
+        if m.name.startswith("_") or m.name.endswith("_test"):
             continue
-        namespace, name = path.rsplit(".", 1)
-        ours_mod = _gradtx_module(namespace)
-        theirs = getattr(importlib.import_module(namespace), name)
-        if hasattr(ours_mod, name) and _signature_problem(getattr(ours_mod, name), theirs) is None:
-            stale.append(path)
-    assert not stale, f"remove from PENDING: {stale}"
+        found.add(f"optax.{m.name}")
+        sub = importlib.import_module(f"optax.{m.name}")
+        for name in _public_names(sub):
+            if isinstance(_attr(sub, name), types.ModuleType):
+                found.add(f"optax.{m.name}.{name}")
+    assert found <= set(NAMESPACES), sorted(found - set(NAMESPACES))
 
 
 def test_exclusions_name_real_optax_names():
-    for path in (*EXCLUDED, *PENDING):
+    for path in EXCLUDED:
         namespace, name = path.rsplit(".", 1)
-        assert hasattr(importlib.import_module(namespace), name), path
-    assert all(reason.strip() for reason in (*EXCLUDED.values(), *PENDING.values()))
+        assert _attr(_optax_module(namespace), name, _MISSING) is not _MISSING, path
+    assert all(reason.strip() for reason in EXCLUDED.values())
 
 
 def test_the_signature_check_can_fail():
@@ -210,3 +237,16 @@ def test_the_signature_check_can_fail():
     assert _signature_problem(lambda a, b: 0, lambda a, *, b: 0)  # kinds differ
     assert _signature_problem(lambda a, *, c=1: 0, lambda a: 0) is None
     assert _signature_problem(lambda *xs: 0, lambda *args: 0) is None
+    assert _signature_problem(lambda f=lambda x: x + 1: 0, lambda f=lambda x: x: 0)
+    assert _signature_problem(lambda f=lambda c: c**0.5: 0, lambda f=lambda x: x**0.5: 0) is None
+
+
+@pytest.mark.parametrize("name", ["DifferentiallyPrivateAggregateState", "dpsgd"])
+def test_deprecated_top_level_contrib_aliases_warn_like_optax(name):
+    """Optax answers these deprecated top-level names with a DeprecationWarning; so does
+    gradtx, with the ``gradtx.contrib`` object."""
+    import gradtx
+    import gradtx.contrib
+
+    with pytest.warns(DeprecationWarning, match=f"gradtx.contrib.{name}"):
+        assert getattr(gradtx, name) is getattr(gradtx.contrib, name)

@@ -83,7 +83,8 @@ def test_accumulating_k_micro_batches_equals_one_big_batch(inner, x64):
         return gradtx.chain(gradtx.trace(0.9), gradtx.scale(-0.05))
 
     big = make_inner()
-    acc = gradtx.MultiSteps(make_inner(), every_k_schedule=k)
+    # float64 gradients, accumulated in float64 (the default float32 would round them).
+    acc = gradtx.MultiSteps(make_inner(), every_k_schedule=k, accumulator_dtype=jnp.float64)
     p_big, s_big = params, big.init(params)
     p_acc, s_acc = params, acc.init(params)
     big_update, acc_update = jax.jit(big.update), jax.jit(acc.update)
@@ -178,6 +179,46 @@ def test_bfloat16_gradients_accumulate_in_float32():
     for g in gradient_sequence(params, 4):
         u, state = update(g, state, params)
         assert_same_shapes_and_dtypes(u, g)
+
+
+def test_accumulator_dtype_defaults_to_float32_as_in_optax():
+    import inspect
+
+    default = inspect.signature(gradtx.MultiSteps).parameters["accumulator_dtype"].default
+    assert default is inspect.signature(optax.MultiSteps).parameters["accumulator_dtype"].default
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
+def test_accumulator_dtypes_and_numbers_match_optax(dtype, x64):
+    """float64 gradients add in float64, are stored in float32 and reach the inner optimizer
+    in float64, as Optax does; bfloat16 ones are stored in float32 and reach it in bfloat16."""
+    params = example_params(jnp.dtype(dtype))
+
+    def make(lib):  # an exact inner step, so only the accumulation's rounding shows
+        return lib.MultiSteps(lib.scale(-0.5), every_k_schedule=3).gradient_transformation()
+
+    grads = gradient_sequence(params, 25)
+    u_ours, _, s_ours = run_updates(make(gradtx), params, grads)
+    u_theirs, _, s_theirs = run_optax(make(optax), params, grads)
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(s_ours.acc_grads))
+    assert_same_shapes_and_dtypes(s_ours, s_theirs)
+    for t, (a, b) in enumerate(zip(u_ours, u_theirs, strict=True)):
+        assert_same_shapes_and_dtypes(a, b)
+        assert_trees_close(a, b, rtol=1e-5, atol=1e-7, msg=f"step {t}")
+    assert_trees_close(s_ours.acc_grads, s_theirs.acc_grads, rtol=1e-6, atol=1e-7)
+
+
+def test_accumulator_dtype_none_keeps_float64_and_complex_keeps_its_imaginary_part(x64):
+    acc = gradtx.MultiSteps(gradtx.scale(-1.0), every_k_schedule=2, accumulator_dtype=None)
+    state = acc.init({"a": jnp.zeros(2, jnp.float64)})
+    assert state.acc_grads["a"].dtype == jnp.float64
+    acc = gradtx.MultiSteps(gradtx.scale(-1.0), every_k_schedule=2)
+    z = jnp.array([1.0 + 2.0j, -3.0j], jnp.complex64)
+    state = acc.init(z)
+    assert state.acc_grads.dtype == jnp.complex64
+    u, state = acc.update(z, state)
+    u, state = acc.update(2 * z, state)
+    np.testing.assert_allclose(u, -1.5 * z, rtol=1e-6)
 
 
 def test_jit_equals_eager():
