@@ -244,3 +244,25 @@ def callable_or_tree(fn: str, name: str, value: Any) -> Callable[..., Any] | Any
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{fn}({name}={value!r}): {name} must be a pytree or a callable")
     return value
+
+
+def optimizer(fn: str, learning_rate: Any, weight_decay: Any = None, **decays: Any) -> None:
+    """The checks an optimizer alias runs under its own name before it builds its chain.
+
+    In this order: ``learning_rate`` is finite (`finite`), each of ``decays`` (moment
+    decays such as ``b1``, ``b2``, ``momentum``) is in [0, 1) (`decay`), and
+    ``weight_decay`` is >= 0 (`non_negative`). ``None``, schedules and tracers pass, so
+    the transforms of the chain then check the rest of their arguments under their
+    own names.
+
+    Examples:
+      >>> from gradtx.core import validate
+      >>> validate.optimizer("adamw", 1e-3, 1e-4, b1=0.9, b2=0.999)
+      >>> validate.optimizer("adamw", 1e-3, b1=1.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: adamw(b1=1.0): b1 must be in [0, 1)
+    """
+    finite(fn, learning_rate=learning_rate)
+    decay(fn, **decays)
+    non_negative(fn, weight_decay=weight_decay)

@@ -10,14 +10,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from gradtx.core import GradientTransformation, ScalarOrSchedule, validate
-from gradtx.optimizers._alias import LR, Decay, alias
+from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, validate
+from gradtx.optimizers._weight_decay import maybe_add_decayed_weights
 from gradtx.transforms import (
     scale_by_adam,
     scale_by_adamax,
     scale_by_adan,
     scale_by_amsgrad,
     scale_by_belief,
+    scale_by_learning_rate,
     scale_by_lion,
     scale_by_novograd,
     scale_by_radam,
@@ -97,10 +98,11 @@ def adam(
       Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
       https://arxiv.org/abs/1412.6980
     """
-    scaler = partial(
-        scale_by_adam, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+    validate.optimizer("adam", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
     )
-    return alias("adam", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 nadam = partial(adam, nesterov=True)
@@ -174,10 +176,12 @@ def adamw(
       Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
       https://arxiv.org/abs/1711.05101
     """
-    scaler = partial(
-        scale_by_adam, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+    validate.optimizer("adamw", learning_rate, weight_decay, b1=b1, b2=b2)
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
+        *maybe_add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
     )
-    return alias("adamw", learning_rate, scaler, Decay(weight_decay, mask), LR, b1=b1, b2=b2)
 
 
 nadamw = partial(adamw, nesterov=True)
@@ -237,8 +241,11 @@ def adamax(
       Kingma and Ba, "Adam: A Method for Stochastic Optimization" (Section 7.1), ICLR 2015,
       https://arxiv.org/abs/1412.6980
     """
-    scaler = partial(scale_by_adamax, b1, b2, eps, nu_dtype=nu_dtype)
-    return alias("adamax", learning_rate, scaler, LR, b1=b1, b2=b2)
+    validate.optimizer("adamax", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def adamaxw(
@@ -291,8 +298,12 @@ def adamaxw(
       Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
       https://arxiv.org/abs/1711.05101
     """
-    scaler = partial(scale_by_adamax, b1, b2, eps, nu_dtype=nu_dtype)
-    return alias("adamaxw", learning_rate, scaler, Decay(weight_decay, mask), LR, b1=b1, b2=b2)
+    validate.optimizer("adamaxw", learning_rate, weight_decay, b1=b1, b2=b2)
+    return chain(
+        scale_by_adamax(b1, b2, eps, nu_dtype=nu_dtype),
+        *maybe_add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def amsgrad(
@@ -353,18 +364,20 @@ def amsgrad(
       Reddi et al., "On the Convergence of Adam and Beyond", ICLR 2018,
       https://arxiv.org/abs/1904.09237
     """
-    scaler = partial(
-        scale_by_amsgrad,
-        b1,
-        b2,
-        eps,
-        eps_root,
-        mu_dtype,
-        bias_correction_mu,
-        bias_correction_nu,
-        nu_dtype=nu_dtype,
+    validate.optimizer("amsgrad", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_amsgrad(
+            b1,
+            b2,
+            eps,
+            eps_root,
+            mu_dtype,
+            bias_correction_mu,
+            bias_correction_nu,
+            nu_dtype=nu_dtype,
+        ),
+        scale_by_learning_rate(learning_rate),
     )
-    return alias("amsgrad", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def adabelief(
@@ -419,8 +432,11 @@ def adabelief(
       Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed
       Gradients", NeurIPS 2020, https://arxiv.org/abs/2010.07468
     """
-    scaler = partial(scale_by_belief, b1, b2, eps, eps_root, nesterov=nesterov, nu_dtype=nu_dtype)
-    return alias("adabelief", learning_rate, scaler, LR, b1=b1, b2=b2)
+    validate.optimizer("adabelief", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def lion(
@@ -473,8 +489,12 @@ def lion(
       https://arxiv.org/abs/2302.06675
     """
     validate.unit("lion", b1=b1, b2=b2)  # Lion's b1 and b2 may be 1, unlike Adam's
-    scaler = partial(scale_by_lion, b1, b2, mu_dtype)
-    return alias("lion", learning_rate, scaler, Decay(weight_decay, mask), LR)
+    validate.optimizer("lion", learning_rate, weight_decay)
+    return chain(
+        scale_by_lion(b1, b2, mu_dtype),
+        *maybe_add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def radam(
@@ -534,10 +554,11 @@ def radam(
       https://arxiv.org/abs/1908.03265
     """
     validate.interval("radam", "threshold", threshold, 4.0)
-    scaler = partial(
-        scale_by_radam, b1, b2, eps, eps_root, threshold, nesterov=nesterov, nu_dtype=nu_dtype
+    validate.optimizer("radam", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
     )
-    return alias("radam", learning_rate, scaler, LR, b1=b1, b2=b2)
 
 
 def yogi(
@@ -588,8 +609,11 @@ def yogi(
       Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018,
       https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
     """
-    scaler = partial(scale_by_yogi, b1, b2, eps, nu_dtype=nu_dtype)
-    return alias("yogi", learning_rate, scaler, LR, b1=b1, b2=b2)
+    validate.optimizer("yogi", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_yogi(b1, b2, eps, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def adan(
@@ -649,8 +673,12 @@ def adan(
       Xie et al., "Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep
       Models", IEEE TPAMI 2024, https://arxiv.org/abs/2208.06677
     """
-    scaler = partial(scale_by_adan, b1, b2, b3, eps, eps_root)
-    return alias("adan", learning_rate, scaler, Decay(weight_decay, mask), LR, b1=b1, b2=b2, b3=b3)
+    validate.optimizer("adan", learning_rate, weight_decay, b1=b1, b2=b2, b3=b3)
+    return chain(
+        scale_by_adan(b1, b2, b3, eps, eps_root),
+        *maybe_add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def novograd(
@@ -699,5 +727,8 @@ def novograd(
       Training of Deep Networks", arXiv 2019, https://arxiv.org/abs/1905.11286
     """
     validate.non_negative("novograd", weight_decay=weight_decay)  # applied by the scaler
-    scaler = partial(scale_by_novograd, b1, b2, eps, eps_root, weight_decay)
-    return alias("novograd", learning_rate, scaler, LR, b1=b1, b2=b2)
+    validate.optimizer("novograd", learning_rate, b1=b1, b2=b2)
+    return chain(
+        scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
+        scale_by_learning_rate(learning_rate),
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import jax.numpy as jnp
 
-from gradtx.core import GradientTransformation, ScalarOrSchedule, identity
-from gradtx.optimizers._alias import LR, Decay, alias
+from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, identity, validate
+from gradtx.optimizers._weight_decay import checking_params, maybe_add_decayed_weights
 from gradtx.transforms import (
+    add_decayed_weights,
     clip_by_block_rms,
     ema,
     scale,
@@ -20,7 +20,7 @@ from gradtx.transforms import (
     scale_by_stddev,
     trace,
 )
-from gradtx.transforms._adding import MaskOrFn
+from gradtx.transforms._adding import MaskOrFn, check_mask
 from gradtx.transforms._factored import _scale_by_param_block_rms, scale_by_factored_rms
 
 __all__ = ["adadelta", "adafactor", "adagrad", "rmsprop"]
@@ -64,8 +64,11 @@ def adagrad(
       Duchi et al., "Adaptive Subgradient Methods for Online Learning and Stochastic
       Optimization", JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html
     """
-    scaler = partial(scale_by_rss, initial_accumulator_value=initial_accumulator_value, eps=eps)
-    return alias("adagrad", learning_rate, scaler, LR)
+    validate.optimizer("adagrad", learning_rate)
+    return chain(
+        scale_by_rss(initial_accumulator_value=initial_accumulator_value, eps=eps),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def rmsprop(
@@ -121,16 +124,19 @@ def rmsprop(
       Machine Learning, 2012; Graves, "Generating Sequences With Recurrent Neural
       Networks", 2013, https://arxiv.org/abs/1308.0850
     """
-    precondition = partial(
-        scale_by_stddev if centered else scale_by_rms,
-        decay=decay,
-        eps=eps,
-        initial_scale=initial_scale,
-        eps_in_sqrt=eps_in_sqrt,
-        bias_correction=bias_correction,
+    validate.optimizer("rmsprop", learning_rate, momentum=momentum)
+    scale_by_second_moment = scale_by_stddev if centered else scale_by_rms
+    return chain(
+        scale_by_second_moment(
+            decay=decay,
+            eps=eps,
+            initial_scale=initial_scale,
+            eps_in_sqrt=eps_in_sqrt,
+            bias_correction=bias_correction,
+        ),
+        scale_by_learning_rate(learning_rate),
+        identity() if momentum is None else trace(momentum, nesterov=nesterov),
     )
-    accumulate = identity if momentum is None else partial(trace, momentum, nesterov=nesterov)
-    return alias("rmsprop", learning_rate, precondition, LR, accumulate, momentum=momentum)
 
 
 def adadelta(
@@ -184,13 +190,14 @@ def adadelta(
       Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012,
       https://arxiv.org/abs/1212.5701
     """
-    return alias(
-        "adadelta",
-        1.0 if learning_rate is None else learning_rate,
-        Decay(weight_decay, weight_decay_mask, mask_arg="weight_decay_mask"),
-        partial(scale_by_adadelta, rho=rho, eps=eps),
-        LR,
+    validate.optimizer("adadelta", learning_rate, weight_decay)
+    check_mask("adadelta", weight_decay_mask, "weight_decay_mask")
+    tx = chain(
+        *maybe_add_decayed_weights(weight_decay, weight_decay_mask),
+        scale_by_adadelta(rho=rho, eps=eps),
+        scale_by_learning_rate(1.0 if learning_rate is None else learning_rate),
     )
+    return checking_params("adadelta", tx)
 
 
 def adafactor(
@@ -262,9 +269,11 @@ def adafactor(
       Shazeer and Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
       Cost", ICML 2018, https://arxiv.org/abs/1804.04235
     """
-    parts = [
-        partial(
-            scale_by_factored_rms,
+    validate.optimizer("adafactor", learning_rate, momentum=momentum)
+    validate.non_negative("adafactor", weight_decay_rate=weight_decay_rate)
+    check_mask("adafactor", weight_decay_mask, "weight_decay_mask")
+    transforms = [
+        scale_by_factored_rms(
             factored=factored,
             decay_rate=decay_rate,
             step_offset=decay_offset,
@@ -273,14 +282,14 @@ def adafactor(
         )
     ]
     if clipping_threshold is not None:
-        parts.append(partial(clip_by_block_rms, clipping_threshold))
+        transforms.append(clip_by_block_rms(clipping_threshold))
     if learning_rate is not None:  # after the clipping, and without the sign flip
-        parts.append(partial(scale_by_learning_rate, learning_rate, flip_sign=False))
+        transforms.append(scale_by_learning_rate(learning_rate, flip_sign=False))
     if multiply_by_parameter_scale:
-        parts.append(_scale_by_param_block_rms)
+        transforms.append(_scale_by_param_block_rms())
     if momentum is not None:
-        parts.append(partial(ema, momentum, debias=False, accumulator_dtype=dtype_momentum))
-    decay = Decay(
-        weight_decay_rate, weight_decay_mask, mask_arg="weight_decay_mask", arg="weight_decay_rate"
-    )
-    return alias("adafactor", learning_rate, *parts, decay, partial(scale, -1.0), momentum=momentum)
+        transforms.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
+    if weight_decay_rate is not None:
+        transforms.append(add_decayed_weights(weight_decay_rate, weight_decay_mask))
+    transforms.append(scale(-1.0))
+    return chain(*transforms)

@@ -121,7 +121,7 @@ def sm3(learning_rate: float, momentum: float = 0.9) -> GradientTransformation:
       Anil et al., "Memory-Efficient Adaptive Optimization", NeurIPS 2019,
       https://arxiv.org/abs/1901.11150
     """
-    validate.finite("sm3", learning_rate=learning_rate)
+    validate.optimizer("sm3", learning_rate)
     return chain(scale_by_sm3(momentum), scale(-learning_rate))
 
 
@@ -177,7 +177,7 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6) -> Gradient
       Bernstein et al., "On the distance between two neural networks and the stability
       of learning", NeurIPS 2020, https://arxiv.org/abs/2002.03432
     """
-    validate.finite("fromage", learning_rate=learning_rate)
+    validate.optimizer("fromage", learning_rate)
     validate.non_negative("fromage", min_norm=min_norm)
     if not callable(learning_rate):
         mult = 1 / (1 + learning_rate**2) ** 0.5

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from gradtx.core import GradientTransformation, ScalarOrSchedule
-from gradtx.optimizers._alias import LR, Decay, alias
-from gradtx.transforms import scale_by_adam, scale_by_trust_ratio, trace
+from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, validate
+from gradtx.optimizers._weight_decay import checking_params, maybe_add_decayed_weights
+from gradtx.transforms import scale_by_adam, scale_by_learning_rate, scale_by_trust_ratio, trace
 from gradtx.transforms._adding import MaskOrFn, check_mask
 from gradtx.wrappers import masked
 
@@ -69,17 +67,17 @@ def lars(
       https://arxiv.org/abs/1708.03888
     """
     check_mask("lars", trust_ratio_mask, "trust_ratio_mask")
-    return alias(
-        "lars",
-        learning_rate,
-        Decay(weight_decay, weight_decay_mask, mask_arg="weight_decay_mask"),
-        lambda: masked(
+    validate.optimizer("lars", learning_rate, weight_decay, momentum=momentum)
+    check_mask("lars", weight_decay_mask, "weight_decay_mask")
+    tx = chain(
+        *maybe_add_decayed_weights(weight_decay, weight_decay_mask),
+        masked(
             scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask
         ),
-        LR,
-        partial(trace, decay=momentum, nesterov=nesterov),
-        momentum=momentum,
+        scale_by_learning_rate(learning_rate),
+        trace(decay=momentum, nesterov=nesterov),
     )
+    return checking_params("lars", tx)
 
 
 def lamb(
@@ -131,6 +129,11 @@ def lamb(
       You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76
       minutes", ICLR 2020, https://arxiv.org/abs/1904.00962
     """
-    scaler = partial(scale_by_adam, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
-    decay = Decay(weight_decay, mask, mask_arg="mask")
-    return alias("lamb", learning_rate, scaler, decay, scale_by_trust_ratio, LR)
+    validate.optimizer("lamb", learning_rate, weight_decay)
+    check_mask("lamb", mask)
+    return chain(
+        scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root),
+        *maybe_add_decayed_weights(weight_decay, mask),
+        scale_by_trust_ratio(),
+        scale_by_learning_rate(learning_rate),
+    )

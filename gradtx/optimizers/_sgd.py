@@ -53,13 +53,13 @@ def sgd(
       Statistics 1951; Sutskever et al., "On the importance of initialization and
       momentum in deep learning", ICML 2013.
     """
-    validate.finite("sgd", learning_rate=learning_rate)
-    if momentum is None:
-        accumulate = identity()
-    else:
-        validate.decay("sgd", momentum=momentum)
-        accumulate = trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype)
-    return chain(accumulate, scale_by_learning_rate(learning_rate))
+    validate.optimizer("sgd", learning_rate, momentum=momentum)
+    return chain(
+        identity()
+        if momentum is None
+        else trace(decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
@@ -88,7 +88,7 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
       Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems",
       ICML 2018, https://arxiv.org/abs/1802.04434
     """
-    validate.finite("sign_sgd", learning_rate=learning_rate)
+    validate.optimizer("sign_sgd", learning_rate)
     return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
@@ -135,5 +135,8 @@ def noisy_sgd(
       Neelakantan et al., "Adding Gradient Noise Improves Learning for Very Deep
       Networks", 2015, https://arxiv.org/abs/1511.06807
     """
-    validate.finite("noisy_sgd", learning_rate=learning_rate)
-    return chain(add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate))
+    validate.optimizer("noisy_sgd", learning_rate)
+    return chain(
+        add_noise(eta, gamma, key, seed=seed),
+        scale_by_learning_rate(learning_rate),
+    )
