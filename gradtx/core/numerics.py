@@ -3,6 +3,12 @@
 Public as a module (``gradtx.core.numerics``) so that other packages and third-party
 transforms use one implementation; the user-facing names among them are also exported
 by ``gradtx.core`` and ``gradtx``.
+
+One home per concept: a hyperparameter kept weak or cast (`as_dtype`,
+`is_python_number`, `weak_common_dtype`), the dtype to compute a tree in
+(`widest_float_dtype`, `lowest_float_dtype`), ``y + a * x`` on trees (`axpy`). Casting
+a tree back to its partner's dtypes is ``gradtx.tree.cast_like``, ``a * x`` on a tree
+``gradtx.tree.scale``.
 """
 
 from __future__ import annotations

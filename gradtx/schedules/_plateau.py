@@ -35,14 +35,6 @@ class ReduceLROnPlateauState(NamedTuple):
     avg_value: jax.Array
 
 
-def _float_dtypes(params: Any) -> list[Any]:
-    return [
-        jnp.result_type(x)
-        for x in jax.tree.leaves(params)
-        if jnp.issubdtype(jnp.result_type(x), jnp.floating)
-    ]
-
-
 def _is_zero(x: Any) -> bool:
     if isinstance(x, jax.core.Tracer) or callable(x):
         return False
@@ -138,11 +130,8 @@ def reduce_on_plateau(
     validate.unit(fn, min_scale=min_scale)
 
     def init_fn(params):
-        dtypes = _float_dtypes(params) or [jnp.dtype(jnp.float32)]
-        lowest = min(dtypes, key=lambda d: jnp.finfo(d).bits)
-        highest = max(dtypes, key=lambda d: jnp.finfo(d).bits)
-        scale_dtype = numerics.compute_dtype(lowest)
-        value_dtype = numerics.compute_dtype(highest)
+        scale_dtype = numerics.compute_dtype(numerics.lowest_float_dtype(params))
+        value_dtype = numerics.widest_float_dtype(params, real=True)
         return ReduceLROnPlateauState(
             scale=jnp.ones([], scale_dtype),
             best_value=jnp.full([], jnp.inf, value_dtype),

@@ -329,7 +329,7 @@ def apply_every(k: int = 1) -> GradientTransformation:
         new_updates = jax.tree.map(
             lambda s, g: jnp.where(emit, s, jnp.zeros_like(s)).astype(g.dtype), summed, updates
         )
-        grad_acc = jax.tree.map(lambda s, a: s.astype(a.dtype), summed, state.grad_acc)
+        grad_acc = tree_lib.cast_like(summed, state.grad_acc)
         count = numerics.safe_increment(state.count) % k
         return new_updates, ApplyEvery(count=count, grad_acc=grad_acc)
 
