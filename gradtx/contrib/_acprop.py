@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
 from gradtx.core import GradientTransformation, chain, numerics, validate
 from gradtx.transforms import ScaleByBeliefState, add_decayed_weights, scale_by_learning_rate
 
@@ -83,7 +82,7 @@ def scale_by_acprop(
                 lambda g, v: (g / (jnp.sqrt(v) + eps)).astype(g.dtype), updates, nu_hat
             )
         return new, ScaleByBeliefState(
-            count=count, mu=_util.stored(mu, state.mu), nu=_util.stored(nu, state.nu)
+            count=count, mu=tree_lib.cast_like(mu, state.mu), nu=tree_lib.cast_like(nu, state.nu)
         )
 
     return GradientTransformation(init_fn, update_fn)

@@ -177,8 +177,8 @@ def scale_by_adam_mini(
         out = jax.tree.map(step, updates, mu_hat, nu_hat, is_leaf=is_none)
         return out, ScaleByAdamMiniState(
             count=count,
-            mu=jax.tree.map(lambda n, o: n.astype(o.dtype), mu, state.mu),
-            nu=jax.tree.map(lambda n, o: n.astype(o.dtype), nu, state.nu),
+            mu=tree_lib.cast_like(mu, state.mu),
+            nu=tree_lib.cast_like(nu, state.nu),
         )
 
     return GradientTransformation(init_fn, update_fn)

@@ -150,9 +150,9 @@ def scale_by_ademamix(
         return new, ScaleByAdemamixState(
             count=count,
             count_m2=numerics.safe_increment(state.count_m2),
-            m1=_util.stored(m1, state.m1),
-            m2=_util.stored(m2, state.m2),
-            nu=_util.stored(nu, state.nu),
+            m1=tree_lib.cast_like(m1, state.m1),
+            m2=tree_lib.cast_like(m2, state.m2),
+            nu=tree_lib.cast_like(nu, state.nu),
         )
 
     return GradientTransformation(init_fn, update_fn)
@@ -284,7 +284,7 @@ def scale_by_simplified_ademamix(
             updates,
         )
         return new, ScaleBySimplifiedAdEMAMixState(
-            t=t, m=_util.stored(m, state.m), n=_util.stored(n, state.n)
+            t=t, m=tree_lib.cast_like(m, state.m), n=tree_lib.cast_like(n, state.n)
         )
 
     return GradientTransformation(init_fn, update_fn)

@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
 from gradtx.core import GradientTransformation, chain, numerics, validate
 from gradtx.transforms import ScaleByAdamState, scale_by_learning_rate
 
@@ -119,8 +118,8 @@ def scale_by_adopt(
         out = jax.tree.map(lambda u, g: u.astype(g.dtype), out, updates)
         return out, ScaleByAdamState(
             count=numerics.safe_increment(state.count),
-            mu=_util.stored(mu, state.mu),
-            nu=_util.stored(nu, state.nu),
+            mu=tree_lib.cast_like(mu, state.mu),
+            nu=tree_lib.cast_like(nu, state.nu),
         )
 
     return GradientTransformation(init_fn, update_fn)

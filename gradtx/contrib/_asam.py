@@ -70,7 +70,7 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
         leaves = jax.tree.leaves(tg)
         if not leaves:
             return updates, state
-        dtype = numerics.compute_dtype(numerics.common_dtype(*(x.dtype for x in leaves)))
+        dtype = numerics.widest_float_dtype(leaves)
         norm = jnp.sqrt(sum(jnp.sum(numerics.abs_sq(x).astype(dtype)) for x in leaves))
         factor = -rho / (norm + 1e-16)
 

@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
 from gradtx.core import GradientTransformation, Updates, chain, validate
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
@@ -107,10 +106,10 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
             )
         return new, COCOBState(
             init_particles=state.init_particles,
-            cumulative_gradients=_util.stored(theta, state.cumulative_gradients),
-            scale=_util.stored(scale, state.scale),
-            subgradients=_util.stored(subgrads, state.subgradients),
-            reward=_util.stored(reward, state.reward),
+            cumulative_gradients=tree_lib.cast_like(theta, state.cumulative_gradients),
+            scale=tree_lib.cast_like(scale, state.scale),
+            subgradients=tree_lib.cast_like(subgrads, state.subgradients),
+            reward=tree_lib.cast_like(reward, state.reward),
         )
 
     return GradientTransformation(init_fn, update_fn)

@@ -12,8 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
-from gradtx.core import GradientTransformation, Params, chain, identity, validate
+from gradtx.core import GradientTransformation, Params, chain, identity, numerics, validate
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["DoGState", "DoWGState", "dog", "dowg"]
@@ -60,7 +59,7 @@ def _scale_by_dog(init_step, eps) -> GradientTransformation:
     validate.one_of(fn, "init_step[0]", kind, ("distance", "learning_rate", "heuristic"))
 
     def init_fn(params):
-        dtype = _util.lowest_float_dtype(params)
+        dtype = numerics.lowest_float_dtype(params)
         if kind == "distance":
             r_eps = value
         elif kind == "heuristic":
@@ -158,7 +157,7 @@ def _scale_by_dowg(init_estim_sq_dist, eps) -> GradientTransformation:
     fn = "dowg"
 
     def init_fn(params):
-        dtype = _util.lowest_float_dtype(params)
+        dtype = numerics.lowest_float_dtype(params)
         start = eps if init_estim_sq_dist is None else init_estim_sq_dist
         return DoWGState(
             # A copy: the state must not hold the params' own buffers (a donated step).

@@ -106,8 +106,8 @@ def scale_by_madgrad(
             )
         return new, MadgradState(
             count=count,
-            grad_sum_sq=_util.stored(nu, state.grad_sum_sq),
-            s=_util.stored(s, state.s),
+            grad_sum_sq=tree_lib.cast_like(nu, state.grad_sum_sq),
+            s=tree_lib.cast_like(s, state.s),
             x0=state.x0,
         )
 

@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
 from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -101,7 +100,7 @@ def mechanize(
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init_fn(params):
-        dtype = _util.lowest_float_dtype(params)
+        dtype = numerics.lowest_float_dtype(params)
 
         def zeros():  # one buffer per field: a donated state must not alias itself
             return jnp.zeros([num_betas], dtype)

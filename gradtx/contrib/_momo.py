@@ -69,7 +69,7 @@ def _check(fn, learning_rate, lower_bound, weight_decay, **decays):
 
 
 def _scalars(params, lower_bound):
-    dtype = _util.lowest_float_dtype(params)
+    dtype = numerics.lowest_float_dtype(params)
     return jnp.zeros([], dtype), jnp.zeros([], dtype), jnp.asarray(lower_bound, dtype)
 
 
@@ -208,8 +208,8 @@ def momo(
                 1.0,
             )
             new = _apply(exp_avg, params, tau, alpha, weight_decay, divide)
-        return _util.stored(new, updates), MomoState(
-            exp_avg=_util.stored(exp_avg, state.exp_avg),
+        return tree_lib.cast_like(new, updates), MomoState(
+            exp_avg=tree_lib.cast_like(exp_avg, state.exp_avg),
             barf=barf.astype(state.barf.dtype),
             gamma=gamma.astype(state.gamma.dtype),
             lb=state.lb if new_lb is None else new_lb.astype(state.lb.dtype),
@@ -330,9 +330,9 @@ def momo_adam(
                 bc1,
             )
             new = _apply(direction, params, tau, alpha, weight_decay, divide)
-        return _util.stored(new, updates), MomoAdamState(
-            exp_avg=_util.stored(exp_avg, state.exp_avg),
-            exp_avg_sq=_util.stored(exp_avg_sq, state.exp_avg_sq),
+        return tree_lib.cast_like(new, updates), MomoAdamState(
+            exp_avg=tree_lib.cast_like(exp_avg, state.exp_avg),
+            exp_avg_sq=tree_lib.cast_like(exp_avg_sq, state.exp_avg_sq),
             barf=barf.astype(state.barf.dtype),
             gamma=gamma.astype(state.gamma.dtype),
             lb=state.lb if new_lb is None else new_lb.astype(state.lb.dtype),

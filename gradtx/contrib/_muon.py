@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
 from gradtx.core import EmptyState, GradientTransformation, Updates, chain, numerics, validate
 from gradtx.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 from gradtx.wrappers import MaskedNode, partition
@@ -291,7 +290,7 @@ def scale_by_muon(
         )
         if adaptive:
             new = jax.tree.map(lambda m, o: jnp.sum(m.conj() * o) * o, mu_hat, new)
-        mu = _util.stored(mu, state.mu)
+        mu = tree_lib.cast_like(mu, state.mu)
         return new, MuonState(count=count, mu=mu, ns_coeffs=state.ns_coeffs)
 
     return GradientTransformation(init_fn, update_fn)

@@ -137,7 +137,7 @@ def prodigy(
         beta3 = beta2**0.5
 
     def init_fn(params):
-        dtype = _util.lowest_float_dtype(params)
+        dtype = numerics.lowest_float_dtype(params)
         return ProdigyState(
             exp_avg=tree_lib.zeros_like(params),
             exp_avg_sq=tree_lib.zeros_like(params),
@@ -183,9 +183,9 @@ def prodigy(
                 params,
             )
         return _leaf_updates(new, updates), ProdigyState(
-            exp_avg=_util.stored(exp_avg, state.exp_avg),
-            exp_avg_sq=_util.stored(exp_avg_sq, state.exp_avg_sq),
-            grad_sum=_util.stored(grad_sum, state.grad_sum),
+            exp_avg=tree_lib.cast_like(exp_avg, state.exp_avg),
+            exp_avg_sq=tree_lib.cast_like(exp_avg_sq, state.exp_avg_sq),
+            grad_sum=tree_lib.cast_like(grad_sum, state.grad_sum),
             params0=state.params0,
             estim_lr=estim_lr.astype(d.dtype),
             numerator_weighted=numerator.astype(d.dtype),
@@ -252,7 +252,7 @@ def dadapt_adamw(
     validate.finite(fn, learning_rate=learning_rate)
 
     def init_fn(params):
-        dtype = _util.lowest_float_dtype(params)
+        dtype = numerics.lowest_float_dtype(params)
         return DAdaptAdamWState(
             exp_avg=tree_lib.zeros_like(params),
             exp_avg_sq=tree_lib.zeros_like(params),
@@ -298,9 +298,9 @@ def dadapt_adamw(
                 params,
             )
         return _leaf_updates(new, updates), DAdaptAdamWState(
-            exp_avg=_util.stored(exp_avg, state.exp_avg),
-            exp_avg_sq=_util.stored(exp_avg_sq, state.exp_avg_sq),
-            grad_sum=_util.stored(grad_sum, state.grad_sum),
+            exp_avg=tree_lib.cast_like(exp_avg, state.exp_avg),
+            exp_avg_sq=tree_lib.cast_like(exp_avg_sq, state.exp_avg_sq),
+            grad_sum=tree_lib.cast_like(grad_sum, state.grad_sum),
             estim_lr=estim_lr.astype(state.estim_lr.dtype),
             numerator_weighted=numerator.astype(state.numerator_weighted.dtype),
             count=count,

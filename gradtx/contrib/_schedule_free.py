@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.contrib import _util
+from gradtx import tree as tree_lib
 from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -58,7 +58,7 @@ class ScheduleFreeState(NamedTuple):
 
 def _average_point(y: jax.Array, z: jax.Array, b1: Any) -> jax.Array:
     """``x = (y - (1 - b1) z) / b1``: the average recovered from ``y`` and ``z``."""
-    b1 = _util.like(b1, y)
+    b1 = numerics.as_dtype(b1, jnp.result_type(y))
     return (y - (1 - b1) * z.astype(y.dtype)) / b1
 
 
@@ -153,8 +153,8 @@ def schedule_free(
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init_fn(params):
-        dtype = _util.lowest_float_dtype(params)
-        z = numerics.cast_tree(params, state_dtype)
+        dtype = numerics.lowest_float_dtype(params)
+        z = tree_lib.cast(params, state_dtype)
         return ScheduleFreeState(
             b1=jnp.asarray(b1, dtype),
             weight_sum=jnp.zeros([], dtype),
@@ -188,7 +188,7 @@ def schedule_free(
             x = _average_point(y, z_old, b1)
             c = ck.astype(x.dtype)
             x = (1 - c) * x + c * z_new.astype(x.dtype)
-            b = _util.like(b1, x)
+            b = numerics.as_dtype(b1, jnp.result_type(x))
             new_y = b * x + (1 - b) * z_new.astype(x.dtype)
             return (new_y - y).astype(g.dtype)
 

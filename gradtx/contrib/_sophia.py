@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.contrib import _util
 from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -97,7 +96,7 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None):
             raise ValueError(f"{fn}: update() needs obj_fn=...; pass the loss function.")
         key, subkey = jax.random.split(state.key)
         signs = tree_lib.random_like(subkey, params, jax.random.rademacher, dtype=jnp.float32)
-        signs = tree_lib.cast(signs, _util.lowest_float_dtype(params))
+        signs = tree_lib.cast(signs, numerics.lowest_float_dtype(params))
         hvp = jax.jvp(jax.grad(obj_fn), (params,), (signs,))[1]
         return jax.tree.map(lambda h, z: h * z.astype(h.dtype), hvp, signs), HutchinsonState(key)
 
@@ -138,11 +137,13 @@ def _scale_by_sophia(
         mu_hat = numerics.bias_correction(mu, b1, count) if bias_correction else mu
 
         def precondition(m, h, g):
-            den = jnp.maximum(numerics.scalar_mul(gamma, h), _util.like(eps, h))
+            den = jnp.maximum(
+                numerics.scalar_mul(gamma, h), numerics.as_dtype(eps, jnp.result_type(h))
+            )
             dtype = numerics.common_dtype(m.dtype, den.dtype)
             u = m.astype(dtype) / den.astype(dtype)
             if clip_threshold is not None:
-                c = _util.like(clip_threshold, u)
+                c = numerics.as_dtype(clip_threshold, jnp.result_type(u))
                 u = jnp.clip(u, -c, c)
             return u.astype(g.dtype)
 
@@ -152,7 +153,7 @@ def _scale_by_sophia(
             diag, hess_state = hessian_diagonal_fn.update(
                 updates, hess_state, params=params, **extra_args
             )
-            return hess_state, _util.stored(numerics.update_moment(diag, nu, b2, 1), nu)
+            return hess_state, tree_lib.cast_like(numerics.update_moment(diag, nu, b2, 1), nu)
 
         hess_state, nu = jax.lax.cond(
             state.count % update_interval == 0,
@@ -162,7 +163,7 @@ def _scale_by_sophia(
             state.nu,
         )
         return new, SophiaState(
-            count=count, mu=_util.stored(mu, state.mu), nu=nu, hessian_fn_state=hess_state
+            count=count, mu=tree_lib.cast_like(mu, state.mu), nu=nu, hessian_fn_state=hess_state
         )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -3,6 +3,12 @@
 Public as a module (``gradtx.core.numerics``) so that other packages and third-party
 transforms use one implementation; the user-facing names among them are also exported
 by ``gradtx.core`` and ``gradtx``.
+
+One home per concept: a hyperparameter kept weak or cast (`as_dtype`,
+`is_python_number`, `weak_common_dtype`), the dtype to compute a tree in
+(`widest_float_dtype`, `lowest_float_dtype`), ``y + a * x`` on trees (`axpy`). Casting
+a tree back to its partner's dtypes is ``gradtx.tree.cast_like``, ``a * x`` on a tree
+``gradtx.tree.scale``.
 """
 
 from __future__ import annotations
@@ -210,13 +216,6 @@ def bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
     return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
 
 
-def cast_tree(tree: Any, dtype: Any) -> Any:
-    """Cast the floating leaves of ``tree`` to ``dtype`` (``None`` leaves it as is)."""
-    if dtype is None:
-        return tree
-    return jax.tree.map(lambda t: t.astype(dtype) if is_float(t) else t, tree)
-
-
 def safe_norm(
     x: jax.Array, min_norm: Any, ord: Any = None, axis: Any = None, keepdims: bool = False
 ):
@@ -235,12 +234,75 @@ def safe_root_mean_squares(x: jax.Array, min_rms: Any) -> jax.Array:
     return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))
 
 
+def is_python_number(x: Any) -> bool:
+    """Whether ``x`` is a Python ``int`` or ``float`` (not a ``bool``): a weakly typed
+    scalar, which takes the dtype of the array it meets."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def as_dtype(value: Any, dtype: Any) -> Any:
     """A hyperparameter for arithmetic with leaves of ``dtype``: a Python number stays
     weakly typed (it never promotes a bfloat16 leaf), an array is cast to ``dtype``."""
-    if isinstance(value, (int, float)):
+    if is_python_number(value):
         return value
     return jnp.asarray(value).astype(dtype)
+
+
+def weak_common_dtype(*operands: Any) -> jnp.dtype:
+    """The dtype JAX's standard promotion gives ``operands``, Python numbers being weak.
+
+    Arrays and traced hyperparameters take part; Python numbers do not (they never widen
+    a bfloat16 leaf, exactly as under standard promotion).
+    """
+    return common_dtype(*(jnp.result_type(x) for x in operands if not is_python_number(x)))
+
+
+def _float_leaf_dtypes(tree: Any) -> list[jnp.dtype]:
+    dtypes = (jnp.result_type(x) for x in jax.tree.leaves(tree))
+    return [d for d in dtypes if jnp.issubdtype(d, jnp.inexact)]
+
+
+def widest_float_dtype(tree: Any, *, real: bool = False) -> jnp.dtype:
+    """The dtype for arithmetic on a whole tree: its floating leaves' common dtype, at
+    least float32 (integer and boolean leaves do not count; an empty tree gives float32).
+
+    A complex leaf makes the result complex unless ``real``, which gives the matching
+    real dtype (the dtype of a step size, a loss value or a norm).
+    """
+    dtype = common_dtype(jnp.float32, *_float_leaf_dtypes(tree))
+    return jnp.finfo(dtype).dtype if real else dtype
+
+
+def lowest_float_dtype(tree: Any) -> jnp.dtype:
+    """The real floating dtype with the fewest bits among the leaves (the first of a
+    tie), the first leaf's dtype when none is floating, float32 for an empty tree.
+
+    Unlike ``gradtx.tree.dtype(tree, "lowest")``, integer leaves do not count and
+    float16 with bfloat16 is no error. Optax keeps the scalar state of its
+    learning-rate-free methods in this dtype.
+    """
+    dtypes = [jnp.result_type(x) for x in jax.tree.leaves(tree)]
+    floats = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
+    if not floats:
+        return jnp.dtype(dtypes[0]) if dtypes else jnp.dtype(jnp.float32)
+    return min(floats, key=lambda d: jnp.finfo(d).bits)
+
+
+def axpy(alpha: Any, tree_x: Any, tree_y: Any) -> Any:
+    """``y + alpha * x`` per leaf, each leaf keeping ``y``'s dtype.
+
+    Each sum is formed in the common dtype of the two leaves and an array ``alpha`` (a
+    Python number stays weakly typed), then rounded once to ``y``'s dtype: a bfloat16
+    leaf moved by a float32 step size is computed in float32.
+    """
+
+    def one(x: jax.Array, y: jax.Array) -> jax.Array:
+        y_dtype = jnp.result_type(y)
+        dtype = weak_common_dtype(y, x, alpha)
+        a = as_dtype(alpha, dtype)
+        return (jnp.asarray(y).astype(dtype) + a * jnp.asarray(x).astype(dtype)).astype(y_dtype)
+
+    return jax.tree.map(one, tree_x, tree_y)
 
 
 def python_scalars_as_arrays(tree: Any) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -237,13 +236,6 @@ def require_extra_arg(fn: str, extra_args: dict[str, Any], name: str) -> Any:
             f"tx.update(grads, state, params, {name}=...)."
         )
     return extra_args[name]
-
-
-def callable_or_tree(fn: str, name: str, value: Any) -> Callable[..., Any] | Any:
-    """``TypeError`` unless ``value`` is a callable or a pytree container/leaf tree."""
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{fn}({name}={value!r}): {name} must be a pytree or a callable")
-    return value
 
 
 def optimizer(fn: str, learning_rate: Any, weight_decay: Any = None, **decays: Any) -> None:

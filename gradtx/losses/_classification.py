@@ -252,7 +252,7 @@ def poly_loss_cross_entropy(
     shifted, log_total = _utils.shifted_and_log_total(logits, axes, mask)
     probs = jnp.exp(shifted - log_total)
     one_minus_pt = jnp.sum(labels * (1 - probs), axis=axes, where=mask)
-    return cross_entropy + _utils.like(epsilon, cross_entropy) * one_minus_pt
+    return cross_entropy + numerics.as_dtype(epsilon, jnp.result_type(cross_entropy)) * one_minus_pt
 
 
 def _flatten_class_axes(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
@@ -497,8 +497,8 @@ def sigmoid_focal_loss(
     log_q = jax.nn.log_sigmoid(-logits)
     cross_entropy = -labels * log_p - (1 - labels) * log_q
     log_miss = _weighted_logaddexp(log_p, 1 - labels, log_q, labels)
-    loss = jnp.exp(_utils.like(gamma, logits) * log_miss) * cross_entropy
+    loss = jnp.exp(numerics.as_dtype(gamma, jnp.result_type(logits)) * log_miss) * cross_entropy
     if alpha is None:
         return loss
-    alpha = _utils.like(alpha, logits)
+    alpha = numerics.as_dtype(alpha, jnp.result_type(logits))
     return (alpha * labels + (1 - alpha) * (1 - labels)) * loss

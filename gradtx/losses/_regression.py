@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 
 __all__ = ["absolute_error", "huber_loss", "l2_loss", "log_cosh", "squared_error"]
@@ -170,7 +170,7 @@ def huber_loss(
     fn = "huber_loss"
     validate.non_negative(fn, delta=delta)
     errors = _errors(fn, predictions, targets)
-    delta = _utils.like(delta, errors)
+    delta = numerics.as_dtype(delta, jnp.result_type(errors))
     size = jnp.abs(errors)
     quadratic = 0.5 * jnp.square(errors)
     linear = delta * (size - 0.5 * delta)

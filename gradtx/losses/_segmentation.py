@@ -155,12 +155,12 @@ def dice_loss(
     intersection = jnp.sum(probs * targets, axis=axes)
     pred_total = jnp.sum(probs, axis=axes)
     target_total = jnp.sum(targets, axis=axes)
-    smooth = _utils.like(smooth, intersection)
+    smooth = numerics.as_dtype(smooth, jnp.result_type(intersection))
     numerator = intersection + smooth
     denominator = (
         intersection
-        + _utils.like(alpha, intersection) * (pred_total - intersection)
-        + _utils.like(beta, intersection) * (target_total - intersection)
+        + numerics.as_dtype(alpha, jnp.result_type(intersection)) * (pred_total - intersection)
+        + numerics.as_dtype(beta, jnp.result_type(intersection)) * (target_total - intersection)
         + smooth
     )
     nonzero = denominator != 0

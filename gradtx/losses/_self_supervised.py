@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 from gradtx.losses._similarity import cosine_similarity
 
@@ -68,7 +68,7 @@ def ntxent(embeddings: Any, labels: Any, temperature: Any = 0.07) -> jax.Array:
     pairs = (n, n) + embeddings.shape[1:]
     rows = jnp.broadcast_to(embeddings[None, :, :], pairs)
     sims = cosine_similarity(rows, jnp.broadcast_to(embeddings[:, None, :], pairs), epsilon=eps)
-    sims = sims / _utils.like(temperature, sims)
+    sims = sims / numerics.as_dtype(temperature, jnp.result_type(sims))
     same = labels[:, None] == labels[None, :]
     positive = same & ~jnp.eye(same.shape[0], dtype=bool)
     negative = ~same

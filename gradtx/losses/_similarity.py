@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 
 __all__ = [
@@ -304,7 +304,7 @@ def cosine_similarity(
     a, b = _floating(fn, predictions=predictions, targets=targets)
     axes, (a, b) = _utils.along_axes(fn, axis, predictions=a, targets=b)
     mask = _utils.where_mask(fn, where, a.shape, axes)
-    epsilon = _utils.like(epsilon, a)
+    epsilon = numerics.as_dtype(epsilon, jnp.result_type(a))
     product = _unit(a, axes, mask, epsilon) * _unit(b, axes, mask, epsilon)
     return jnp.sum(product, axis=axes, where=mask)
 
@@ -355,8 +355,10 @@ def _p_distance(diff: jax.Array, axes: tuple[int, ...], degree: Any, eps: Any) -
     if isinstance(degree, (int, float)) and degree == 2:
         powers = jnp.square(diff)
     else:
-        powers = jnp.abs(diff) ** _utils.like(degree, diff)
-    return (jnp.sum(powers, axis=axes) + eps) ** (1 / _utils.like(degree, diff))
+        powers = jnp.abs(diff) ** numerics.as_dtype(degree, jnp.result_type(diff))
+    return (jnp.sum(powers, axis=axes) + eps) ** (
+        1 / numerics.as_dtype(degree, jnp.result_type(diff))
+    )
 
 
 def triplet_margin_loss(
@@ -420,10 +422,10 @@ def triplet_margin_loss(
     validate.finite(fn, margin=margin)
     a, p, n = _floating(fn, anchors=anchors, positives=positives, negatives=negatives)
     axes, (a, p, n) = _utils.along_axes(fn, axis, anchors=a, positives=p, negatives=n)
-    eps = _utils.like(eps, a)
+    eps = numerics.as_dtype(eps, jnp.result_type(a))
     positive = _p_distance(a - p, axes, norm_degree, eps)
     negative = _p_distance(a - n, axes, norm_degree, eps)
-    return jnp.maximum(positive - negative + _utils.like(margin, a), 0)
+    return jnp.maximum(positive - negative + numerics.as_dtype(margin, jnp.result_type(a)), 0)
 
 
 def contrastive_loss(
@@ -487,5 +489,5 @@ def contrastive_loss(
     sq_dist = jnp.sum(jnp.square(a - b), axis=axes)
     positive = sq_dist > 0
     dist = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_dist, jnp.ones_like(sq_dist))), 0)
-    gap = jnp.maximum(_utils.like(margin, a) - dist, 0)
+    gap = jnp.maximum(numerics.as_dtype(margin, jnp.result_type(a)) - dist, 0)
     return 0.5 * (labels * sq_dist + (1 - labels) * jnp.square(gap))

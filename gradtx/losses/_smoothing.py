@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import validate
+from gradtx.core import numerics, validate
 from gradtx.losses import _utils
 
 __all__ = ["smooth_labels"]
@@ -66,5 +66,5 @@ def smooth_labels(
     else:
         mask = _utils.where_mask(fn, where, labels.shape, axes)
         num_classes = jnp.sum(mask, axis=axes, keepdims=True).astype(labels.dtype)
-    alpha = _utils.like(alpha, labels)
+    alpha = numerics.as_dtype(alpha, jnp.result_type(labels))
     return (1 - alpha) * labels + alpha / num_classes

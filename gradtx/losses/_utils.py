@@ -24,13 +24,6 @@ def floating(fn: str, name: str, x: Any) -> jax.Array:
     return x
 
 
-def like(value: Any, x: jax.Array) -> Any:
-    """A hyperparameter in ``x``'s dtype; Python numbers stay weakly typed as they are."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(x.dtype)
-
-
 def integer(fn: str, name: str, x: Any) -> jax.Array:
     """``x`` as an array, with a ``TypeError`` unless its dtype is integer."""
     x = jnp.asarray(x)

@@ -34,13 +34,6 @@ __all__ = [
 ]
 
 
-def _cast(value: Any, x: jax.Array) -> Any:
-    """A scalar in ``x``'s dtype (Python numbers stay weakly typed)."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(jnp.result_type(x))
-
-
 def _broadcast_tree(value: Any, tree: Any) -> Any:
     """``value`` as a tree of ``tree``'s structure: itself, or one leaf repeated."""
     structure = jax.tree.structure(tree)
@@ -52,16 +45,6 @@ def _broadcast_tree(value: Any, tree: Any) -> Any:
         f"bound of structure {jax.tree.structure(value)} matches neither a scalar nor the "
         f"tree's structure {structure}"
     )
-
-
-def _axpy(a: Any, x: Any, y: Any) -> Any:
-    """``a * x + y`` per leaf for a scalar ``a``, each leaf of ``y`` keeping its dtype."""
-    return jax.tree.map(lambda xi, yi: _cast(a, yi) * xi.astype(yi.dtype) + yi, x, y)
-
-
-def _scale(a: Any, x: Any) -> Any:
-    """``a * x`` per leaf for a scalar ``a``, each leaf keeping its dtype."""
-    return jax.tree.map(lambda xi: _cast(a, xi) * xi, x)
 
 
 def projection_non_negative(tree: Any) -> Any:
@@ -120,7 +103,12 @@ def projection_box(tree: Any, lower: Any, upper: Any) -> Any:
     """
     lower, upper = _broadcast_tree(lower, tree), _broadcast_tree(upper, tree)
     return jax.tree.map(
-        lambda x, lo, hi: jnp.clip(x, _cast(lo, x), _cast(hi, x)), tree, lower, upper
+        lambda x, lo, hi: jnp.clip(
+            x, numerics.as_dtype(lo, jnp.result_type(x)), numerics.as_dtype(hi, jnp.result_type(x))
+        ),
+        tree,
+        lower,
+        upper,
     )
 
 
@@ -394,7 +382,14 @@ def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
     zero = norm == 0
     factor = jnp.asarray(scale).astype(dtype) / jnp.where(zero, jnp.ones_like(norm), norm)
     fill = jnp.asarray(scale).astype(dtype) / jnp.sqrt(jnp.asarray(max(n, 1), dtype))
-    return jax.tree.map(lambda x: jnp.where(zero, _cast(fill, x), _cast(factor, x) * x), tree)
+    return jax.tree.map(
+        lambda x: jnp.where(
+            zero,
+            numerics.as_dtype(fill, jnp.result_type(x)),
+            numerics.as_dtype(factor, jnp.result_type(x)) * x,
+        ),
+        tree,
+    )
 
 
 def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
@@ -428,7 +423,7 @@ def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
     _, dtype = _compute_leaves(tree)
     s = jnp.asarray(scale).astype(dtype)
     squared = tree_lib.l2_norm(tree, squared=True).astype(dtype)
-    return _scale(s / jnp.sqrt(jnp.maximum(squared, s * s)), tree)
+    return tree_lib.scale(s / jnp.sqrt(jnp.maximum(squared, s * s)), tree)
 
 
 def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
@@ -459,7 +454,14 @@ def projection_linf_ball(tree: Any, scale: Any = 1) -> Any:
       section 8.1, https://web.stanford.edu/~boyd/cvxbook/
     """
     validate.non_negative("projection_linf_ball", scale=scale)
-    return jax.tree.map(lambda x: jnp.clip(x, -_cast(scale, x), _cast(scale, x)), tree)
+    return jax.tree.map(
+        lambda x: jnp.clip(
+            x,
+            -numerics.as_dtype(scale, jnp.result_type(x)),
+            numerics.as_dtype(scale, jnp.result_type(x)),
+        ),
+        tree,
+    )
 
 
 def _coefficient(numerator: jax.Array, a: Any) -> jax.Array:
@@ -491,7 +493,7 @@ def projection_vector(x: Any, a: Any) -> Any:
       Boyd and Vandenberghe, "Convex Optimization", Cambridge University Press 2004,
       section 8.1, https://web.stanford.edu/~boyd/cvxbook/
     """
-    return _scale(_coefficient(tree_lib.vdot(x, a), a), a)
+    return tree_lib.scale(_coefficient(tree_lib.vdot(x, a), a), a)
 
 
 def projection_hyperplane(x: Any, a: Any, b: Any) -> Any:
@@ -521,7 +523,7 @@ def projection_hyperplane(x: Any, a: Any, b: Any) -> Any:
       section 8.1.1, https://web.stanford.edu/~boyd/cvxbook/
     """
     dot = tree_lib.vdot(x, a)
-    return _axpy(_coefficient(jnp.asarray(b).astype(dot.dtype) - dot, a), a, x)
+    return numerics.axpy(_coefficient(jnp.asarray(b).astype(dot.dtype) - dot, a), a, x)
 
 
 def projection_halfspace(x: Any, a: Any, b: Any) -> Any:
@@ -554,4 +556,4 @@ def projection_halfspace(x: Any, a: Any, b: Any) -> Any:
     """
     dot = tree_lib.vdot(x, a)
     gap = jnp.minimum(jnp.asarray(b).astype(dot.dtype) - dot, 0)
-    return _axpy(_coefficient(gap, a), a, x)
+    return numerics.axpy(_coefficient(gap, a), a, x)

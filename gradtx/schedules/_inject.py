@@ -156,14 +156,7 @@ def _build(
     def target_dtype(params):
         if hyperparam_dtype is not None or params is None:
             return hyperparam_dtype
-        dtypes = [
-            jnp.result_type(x)
-            for x in jax.tree.leaves(params)
-            if jnp.issubdtype(jnp.result_type(x), jnp.floating)
-        ]
-        if not dtypes:
-            return jnp.dtype(jnp.float32)
-        return numerics.compute_dtype(max(dtypes, key=lambda d: jnp.finfo(d).bits))
+        return numerics.widest_float_dtype(params, real=True)
 
     @functools.wraps(inner_factory)
     def wrapped(*args: Any, **kwargs: Any) -> GradientTransformation:

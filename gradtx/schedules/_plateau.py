@@ -35,21 +35,15 @@ class ReduceLROnPlateauState(NamedTuple):
     avg_value: jax.Array
 
 
-def _float_dtypes(params: Any) -> list[Any]:
-    return [
-        jnp.result_type(x)
-        for x in jax.tree.leaves(params)
-        if jnp.issubdtype(jnp.result_type(x), jnp.floating)
-    ]
-
-
 def _is_zero(x: Any) -> bool:
     if isinstance(x, jax.core.Tracer) or callable(x):
         return False
     return bool(np.asarray(x) == 0)
 
 
-def _as(x: Any, dtype: Any) -> jax.Array:
+def _array_in(x: Any, dtype: Any) -> jax.Array:
+    """``x`` as a strongly typed array of ``dtype`` (a Python number too, unlike
+    ``numerics.as_dtype``): the state's scalars keep fixed dtypes."""
     return jnp.asarray(x).astype(dtype)
 
 
@@ -136,11 +130,8 @@ def reduce_on_plateau(
     validate.unit(fn, min_scale=min_scale)
 
     def init_fn(params):
-        dtypes = _float_dtypes(params) or [jnp.dtype(jnp.float32)]
-        lowest = min(dtypes, key=lambda d: jnp.finfo(d).bits)
-        highest = max(dtypes, key=lambda d: jnp.finfo(d).bits)
-        scale_dtype = numerics.compute_dtype(lowest)
-        value_dtype = numerics.compute_dtype(highest)
+        scale_dtype = numerics.compute_dtype(numerics.lowest_float_dtype(params))
+        value_dtype = numerics.widest_float_dtype(params, real=True)
         return ReduceLROnPlateauState(
             scale=jnp.ones([], scale_dtype),
             best_value=jnp.full([], jnp.inf, value_dtype),
@@ -154,14 +145,16 @@ def reduce_on_plateau(
         dtype = state.best_value.dtype
         avg = state.avg_value
         best_so_far = state.best_value  # +inf before the first average
-        margin = jnp.where(jnp.isfinite(best_so_far), _as(rtol, dtype) * jnp.abs(best_so_far), 0)
-        improved = avg < best_so_far - margin.astype(dtype) - _as(atol, dtype)
+        margin = jnp.where(
+            jnp.isfinite(best_so_far), _array_in(rtol, dtype) * jnp.abs(best_so_far), 0
+        )
+        improved = avg < best_so_far - margin.astype(dtype) - _array_in(atol, dtype)
         best = jnp.where(improved, avg, state.best_value)
         plateau = jnp.where(improved, 0, numerics.safe_increment(state.plateau_count))
-        reduce = plateau == _as(patience, jnp.int32)
+        reduce = plateau == _array_in(patience, jnp.int32)
         s_dtype = state.scale.dtype
-        reduced = jnp.where(reduce, state.scale * _as(factor, s_dtype), state.scale)
-        active_scale = jnp.maximum(reduced, _as(min_scale, s_dtype))
+        reduced = jnp.where(reduce, state.scale * _array_in(factor, s_dtype), state.scale)
+        active_scale = jnp.maximum(reduced, _array_in(min_scale, s_dtype))
         in_cooldown = state.cooldown_count > 0
         return ReduceLROnPlateauState(
             scale=jnp.where(in_cooldown, state.scale, active_scale),
@@ -170,7 +163,7 @@ def reduce_on_plateau(
             cooldown_count=jnp.where(
                 in_cooldown,
                 state.cooldown_count - 1,
-                jnp.where(reduce, _as(cooldown, jnp.int32), 0),
+                jnp.where(reduce, _array_in(cooldown, jnp.int32), 0),
             ).astype(jnp.int32),
             count=numerics.zero_count(),
             avg_value=jnp.zeros_like(avg),
@@ -183,10 +176,12 @@ def reduce_on_plateau(
             raise ValueError(f"{fn}: value= must be a scalar, got shape {jnp.shape(value)}")
         dtype = state.avg_value.dtype
         count = numerics.safe_increment(state.count)
-        avg = (_as(state.count, dtype) * state.avg_value + _as(value, dtype)) / _as(count, dtype)
+        avg = (
+            _array_in(state.count, dtype) * state.avg_value + _array_in(value, dtype)
+        ) / _array_in(count, dtype)
         state = state._replace(count=count, avg_value=avg)
         decided = decide(state)
-        ready = count == _as(accumulation_size, jnp.int32)
+        ready = count == _array_in(accumulation_size, jnp.int32)
         state = jax.tree.map(lambda a, b: jnp.where(ready, a, b), decided, state)
         scale = state.scale
         updates = jax.tree.map(lambda g: g * scale.astype(g.dtype), updates)

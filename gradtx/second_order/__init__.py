@@ -12,25 +12,25 @@ iteration bounds and return NamedTuple results. The transforms ``scale_by_newton
 from gradtx.second_order._estimators import hessian_diag as hessian_diag
 from gradtx.second_order._estimators import hutchinson_trace as hutchinson_trace
 from gradtx.second_order._estimators import hutchpp_trace as hutchpp_trace
+from gradtx.second_order._linear_solvers import CGResult as CGResult
+from gradtx.second_order._linear_solvers import SteihaugResult as SteihaugResult
+from gradtx.second_order._linear_solvers import cg_solve as cg_solve
+from gradtx.second_order._linear_solvers import newton_direction as newton_direction
+from gradtx.second_order._linear_solvers import steihaug_cg as steihaug_cg
+from gradtx.second_order._minimizers import MinimizeResult as MinimizeResult
+from gradtx.second_order._minimizers import NegativeCurvatureResult as NegativeCurvatureResult
+from gradtx.second_order._minimizers import TrustRegionResult as TrustRegionResult
+from gradtx.second_order._minimizers import (
+    negative_curvature_direction as negative_curvature_direction,
+)
+from gradtx.second_order._minimizers import newton_cg as newton_cg
+from gradtx.second_order._minimizers import saddle_free_newton as saddle_free_newton
+from gradtx.second_order._minimizers import trust_region as trust_region
 from gradtx.second_order._products import gnvp as gnvp
 from gradtx.second_order._products import gnvp_operator as gnvp_operator
 from gradtx.second_order._products import hessian as hessian
 from gradtx.second_order._products import hvp as hvp
 from gradtx.second_order._products import hvp_operator as hvp_operator
-from gradtx.second_order._solvers import CGResult as CGResult
-from gradtx.second_order._solvers import MinimizeResult as MinimizeResult
-from gradtx.second_order._solvers import NegativeCurvatureResult as NegativeCurvatureResult
-from gradtx.second_order._solvers import SteihaugResult as SteihaugResult
-from gradtx.second_order._solvers import TrustRegionResult as TrustRegionResult
-from gradtx.second_order._solvers import cg_solve as cg_solve
-from gradtx.second_order._solvers import (
-    negative_curvature_direction as negative_curvature_direction,
-)
-from gradtx.second_order._solvers import newton_cg as newton_cg
-from gradtx.second_order._solvers import newton_direction as newton_direction
-from gradtx.second_order._solvers import saddle_free_newton as saddle_free_newton
-from gradtx.second_order._solvers import steihaug_cg as steihaug_cg
-from gradtx.second_order._solvers import trust_region as trust_region
 from gradtx.second_order._spectrum import EigenResult as EigenResult
 from gradtx.second_order._spectrum import LanczosResult as LanczosResult
 from gradtx.second_order._spectrum import PowerIterationResult as PowerIterationResult

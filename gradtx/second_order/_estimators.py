@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import validate
+from gradtx import tree as tree_lib
+from gradtx.core import numerics, validate
 from gradtx.second_order import _operators
 from gradtx.second_order._products import hvp_operator
 
@@ -73,9 +74,9 @@ def hessian_diag(
     """
     validate.integer("hessian_diag", "num_samples", num_samples, 1)
     matvec = hvp_operator(f, params, *args)
-    dtype = _operators.compute_dtype(params)
+    dtype = numerics.widest_float_dtype(params)
     if key is None:
-        return _operators.cast_like(_exact_diag(matvec, params, dtype), params)
+        return tree_lib.cast_like(_exact_diag(matvec, params, dtype), params)
 
     def body(i, acc):
         z = _operators.random_vector(jax.random.fold_in(key, i), params, dtype, "rademacher")
@@ -84,7 +85,7 @@ def hessian_diag(
 
     zeros = jax.tree.map(lambda x: jnp.zeros(np.shape(x), dtype), params)
     total = jax.lax.fori_loop(0, num_samples, body, zeros)
-    return _operators.cast_like(_operators.scal(1.0 / num_samples, total), params)
+    return tree_lib.cast_like(tree_lib.scale(1.0 / num_samples, total), params)
 
 
 def _exact_diag(matvec: Callable[[Any], Any], params: Any, dtype: Any) -> Any:
@@ -163,7 +164,7 @@ def hutchinson_trace(
     fn = "hutchinson_trace"
     validate.integer(fn, "num_samples", num_samples, 1)
     matvec = _operators.as_matvec(matvec, fn)
-    dtype = _operators.compute_dtype(like)
+    dtype = numerics.widest_float_dtype(like)
     n = _operators.dimension(like)
     batch = _batch_size(fn, batch_size, num_samples, n)
     op = _operators.flat_operator(matvec, like, dtype)
@@ -238,7 +239,7 @@ def hutchpp_trace(
     fn = "hutchpp_trace"
     validate.integer(fn, "num_matvecs", num_matvecs, 3)
     matvec = _operators.as_matvec(matvec, fn)
-    dtype = _operators.compute_dtype(like)
+    dtype = numerics.widest_float_dtype(like)
     n = _operators.dimension(like)
     k = num_matvecs // 3
     batch = _batch_size(fn, batch_size, 2 * k, n)

@@ -18,9 +18,10 @@ The convention used by every function of ``gradtx.second_order``:
   through ``jax.vmap`` of the operator. Results are handed back as pytrees.
 
 Internally the iterative methods compute in the vector's *compute dtype*: the widest
-floating dtype among the leaves, and at least float32, so a bfloat16 model still gets a
-float32 Krylov basis. Dot products use ``Precision.HIGHEST`` so that accelerators do not
-silently drop to reduced-precision matmuls inside Lanczos or CG.
+floating dtype among the leaves, and at least float32 (``numerics.widest_float_dtype``), so
+a bfloat16 model still gets a float32 Krylov basis. Dot products use ``Precision.HIGHEST``
+so that accelerators do not silently drop to reduced-precision matmuls inside Lanczos or
+CG.
 """
 
 from __future__ import annotations
@@ -79,22 +80,6 @@ def dimension(tree: Any) -> int:
     return int(sum(math.prod(np.shape(x)) for x in jax.tree.leaves(tree)))
 
 
-def compute_dtype(tree: Any) -> Any:
-    """The widest floating dtype among the leaves, at least float32."""
-    dtypes = [jnp.result_type(x) for x in jax.tree.leaves(tree)]
-    return numerics.compute_dtype(numerics.common_dtype(jnp.float32, *dtypes))
-
-
-def cast(tree: Any, dtype: Any) -> Any:
-    """Every leaf cast to ``dtype``."""
-    return jax.tree.map(lambda x: jnp.asarray(x).astype(dtype), tree)
-
-
-def cast_like(tree: Any, like: Any) -> Any:
-    """Every leaf cast to the dtype of the matching leaf of ``like``."""
-    return jax.tree.map(lambda x, y: jnp.asarray(x).astype(jnp.result_type(y)), tree, like)
-
-
 def dot(x: Any, y: Any, dtype: Any) -> jax.Array:
     """``<x, y>`` over all leaves, in ``dtype`` (a real scalar)."""
     terms = [
@@ -113,16 +98,6 @@ def norm(x: Any, dtype: Any) -> jax.Array:
     return jnp.sqrt(dot(x, x, dtype))
 
 
-def axpy(a: Any, x: Any, y: Any) -> Any:
-    """``a * x + y`` per leaf; ``a`` is cast to each leaf's dtype."""
-    return jax.tree.map(lambda u, w: jnp.asarray(a).astype(w.dtype) * u + w, x, y)
-
-
-def scal(a: Any, x: Any) -> Any:
-    """``a * x`` per leaf; ``a`` is cast to each leaf's dtype."""
-    return jax.tree.map(lambda u: jnp.asarray(a).astype(u.dtype) * u, x)
-
-
 def apply(matvec: Matvec, v: Any, dtype: Any) -> Any:
     """``matvec(v)`` with the result's leaves cast to ``dtype`` (structure checked)."""
     out = matvec(v)
@@ -131,7 +106,7 @@ def apply(matvec: Matvec, v: Any, dtype: Any) -> Any:
             "the operator returned a tree of a different structure than its input:\n"
             f"  input:  {jax.tree.structure(v)}\n  output: {jax.tree.structure(out)}"
         )
-    return cast(out, dtype)
+    return tree_lib.cast(out, dtype)
 
 
 def tree_select(condition: Any, x: Any, y: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 from jax.flatten_util import ravel_pytree
 
-from gradtx.second_order import _operators
+from gradtx import tree as tree_lib
 
 __all__ = ["gnvp", "gnvp_operator", "hessian", "hvp", "hvp_operator"]
 
@@ -49,7 +49,7 @@ def hvp(f: Callable[..., jax.Array], params: Any, v: Any, *args: Any) -> Any:
       https://doi.org/10.1162/neco.1994.6.1.147
     """
     grad_fn = _grad_fn(f, args)
-    return jax.jvp(grad_fn, (params,), (_operators.cast_like(v, params),))[1]
+    return jax.jvp(grad_fn, (params,), (tree_lib.cast_like(v, params),))[1]
 
 
 def hvp_operator(
@@ -86,12 +86,12 @@ def hvp_operator(
         _, linear = jax.linearize(grad_fn, params)
 
         def matvec(v):
-            return linear(_operators.cast_like(v, params))
+            return linear(tree_lib.cast_like(v, params))
 
         return matvec
 
     def matvec_fresh(v):
-        return jax.jvp(grad_fn, (params,), (_operators.cast_like(v, params),))[1]
+        return jax.jvp(grad_fn, (params,), (tree_lib.cast_like(v, params),))[1]
 
     return matvec_fresh
 
@@ -182,9 +182,9 @@ def gnvp_operator(
     _, loss_hvp = jax.linearize(loss_grad, outputs)
 
     def matvec(v):
-        jv = model_jvp(_operators.cast_like(v, params))
-        (out,) = model_vjp(_operators.cast_like(loss_hvp(jv), outputs))
-        return _operators.cast_like(out, params)
+        jv = model_jvp(tree_lib.cast_like(v, params))
+        (out,) = model_vjp(tree_lib.cast_like(loss_hvp(jv), outputs))
+        return tree_lib.cast_like(out, params)
 
     return matvec
 

@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import validate
+from gradtx import tree as tree_lib
+from gradtx.core import numerics, validate
 from gradtx.second_order import _operators
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -136,15 +137,15 @@ def power_iteration(
     validate.integer(fn, "num_steps", num_steps, 1)
     validate.non_negative(fn, tol=tol)
     matvec = _operators.as_matvec(matvec, fn)
-    dtype = _operators.compute_dtype(v0)
+    dtype = numerics.widest_float_dtype(v0)
 
     def step(v):
         w = _operators.apply(matvec, v, dtype)
         lam = _operators.dot(v, w, dtype)
-        res = _operators.norm(_operators.axpy(-lam, v, w), dtype)
+        res = _operators.norm(numerics.axpy(-lam, v, w), dtype)
         return w, lam, res
 
-    v = _unit(_operators.cast(v0, dtype), dtype)
+    v = _unit(tree_lib.cast(v0, dtype), dtype)
     w, lam, res = step(v)
 
     def cond(carry):
@@ -218,7 +219,7 @@ def lanczos(matvec: Any, v0: Any, num_steps: int, *, return_vectors: bool = Fals
     fn = "lanczos"
     validate.integer(fn, "num_steps", num_steps, 1)
     matvec = _operators.as_matvec(matvec, fn)
-    dtype = _operators.compute_dtype(v0)
+    dtype = numerics.widest_float_dtype(v0)
     alphas, betas, basis = lanczos_run_flat(matvec, v0, num_steps, dtype)
     theta, s = tridiagonal_eigh(alphas, betas)
     residuals = jnp.abs(betas[-1] * s[-1, :])
@@ -373,7 +374,7 @@ def top_eigenvalues(
         num_steps = min(n, max(4 * k, 40))
     validate.integer(fn, "num_steps", num_steps, k)
     matvec = _operators.as_matvec(matvec, fn)
-    dtype = _operators.compute_dtype(like)
+    dtype = numerics.widest_float_dtype(like)
     v0 = _operators.unraveler(like, dtype)(jax.random.normal(key, (n,), dtype))
     res = lanczos(matvec, v0, num_steps, return_vectors=return_vectors)
     m = res.eigenvalues.shape[0]
@@ -462,7 +463,7 @@ def eigenvalue_density(
     validate.positive(fn, sigma_squared=sigma_squared)
     validate.integer(fn, "batch_size", batch_size, 1)
     matvec = _operators.as_matvec(matvec, fn)
-    dtype = _operators.compute_dtype(like)
+    dtype = numerics.widest_float_dtype(like)
 
     n = _operators.dimension(like)
 
@@ -497,4 +498,4 @@ def _unit(v: Any, dtype: Any) -> Any:
     """``v / ||v||`` (zero stays zero)."""
     nrm = _operators.norm(v, dtype)
     inv = jnp.where(nrm > 0, 1.0 / jnp.where(nrm > 0, nrm, 1.0), 0.0)
-    return _operators.scal(inv, v)
+    return tree_lib.scale(inv, v)

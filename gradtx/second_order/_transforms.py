@@ -20,16 +20,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, numerics, validate
-from gradtx.second_order import _operators
+from gradtx.second_order._linear_solvers import cg_solve, steihaug_cg
+from gradtx.second_order._minimizers import saddle_free_direction, trust_ratio, update_radius
 from gradtx.second_order._products import hvp_operator
-from gradtx.second_order._solvers import (
-    cg_solve,
-    saddle_free_direction,
-    steihaug_cg,
-    trust_ratio,
-    update_radius,
-)
 
 __all__ = [
     "ScaleByNewtonCGState",
@@ -169,7 +164,7 @@ def scale_by_newton_cg(
             residual_norm=res.residual_norm.astype(jnp.float32),
             negative_curvature=res.negative_curvature,
         )
-        return _operators.cast_like(direction, updates), new_state
+        return tree_lib.cast_like(direction, updates), new_state
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -258,7 +253,7 @@ def scale_by_trust_region(
         count = numerics.safe_increment(state.count)
         if not jax.tree.leaves(updates):
             return updates, state._replace(count=count)
-        dtype = _operators.compute_dtype(updates)
+        dtype = numerics.widest_float_dtype(updates)
         sub = steihaug_cg(
             hvp_operator(value_fn, params), updates, state.radius, tol=tol, maxiter=maxiter
         )
@@ -279,7 +274,7 @@ def scale_by_trust_region(
             ratio=rho.astype(jnp.float32),
             accepted=accept,
         )
-        return _operators.cast_like(direction, updates), new_state
+        return tree_lib.cast_like(direction, updates), new_state
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -356,7 +351,7 @@ def scale_by_saddle_free_newton(
             min_eigenvalue=theta[0].astype(jnp.float32),
             max_eigenvalue=theta[-1].astype(jnp.float32),
         )
-        return _operators.cast_like(direction, updates), new_state
+        return tree_lib.cast_like(direction, updates), new_state
 
     return GradientTransformation(init_fn, update_fn)
 

@@ -45,11 +45,9 @@ __all__ = [
 
 from gradtx.transforms._moment_math import (
     _adam_ratio,
-    _arith_dtype,
-    _as,
     _debiased_first_moment,
-    _is_python_number,
-    _same_dtypes,
+    _divide,
+    _promote_maximum,
     _same_dtypes_positive,
     _sub,
     _wide,
@@ -88,7 +86,13 @@ def _adam_step(
     new_updates = jax.tree.map(
         lambda g, m_, v_: _adam_ratio(m_, v_, eps, eps_root).astype(g.dtype), updates, m, v
     )
-    return new_updates, count, _same_dtypes(mu, state.mu), _same_dtypes_positive(nu, state.nu), v
+    return (
+        new_updates,
+        count,
+        tree_lib.cast_like(mu, state.mu),
+        _same_dtypes_positive(nu, state.nu),
+        v,
+    )
 
 
 # --- Adam ----------------------------------------------------------------------------
@@ -304,11 +308,6 @@ def scale_by_amsgrad(
     return GradientTransformation(init_fn, update_fn)
 
 
-def _promote_maximum(a: jax.Array, b: jax.Array) -> jax.Array:
-    dtype = numerics.common_dtype(a.dtype, b.dtype)
-    return jnp.maximum(a.astype(dtype), b.astype(dtype))
-
-
 # --- Adamax --------------------------------------------------------------------------
 
 
@@ -368,7 +367,9 @@ def scale_by_adamax(
         )
 
     def infinity_moment(g, v):
-        return _promote_maximum(jnp.abs(g) + _as(eps, g.dtype), numerics.scalar_mul(b2, v))
+        return _promote_maximum(
+            jnp.abs(g) + numerics.as_dtype(eps, g.dtype), numerics.scalar_mul(b2, v)
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -383,17 +384,12 @@ def scale_by_adamax(
         )
         new_state = ScaleByAdamState(
             count=count,
-            mu=_same_dtypes(mu, state.mu),
+            mu=tree_lib.cast_like(mu, state.mu),
             nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def _divide(a: jax.Array, b: jax.Array) -> jax.Array:
-    dtype = numerics.common_dtype(a.dtype, b.dtype)
-    return a.astype(dtype) / b.astype(dtype)
 
 
 # --- AdaBelief -----------------------------------------------------------------------
@@ -474,7 +470,7 @@ def scale_by_belief(
         )
 
     def add_eps_root(s):
-        return s + _as(eps_root, s.dtype)
+        return s + numerics.as_dtype(eps_root, s.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -495,7 +491,7 @@ def scale_by_belief(
         )
         new_state = ScaleByBeliefState(
             count=count,
-            mu=_same_dtypes(mu, state.mu),
+            mu=tree_lib.cast_like(mu, state.mu),
             nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
@@ -575,7 +571,7 @@ def scale_by_radam(
 
     def rho(count):
         """(rho_inf, rho_t); a Python b2 keeps rho_inf in double precision, as Optax does."""
-        if _is_python_number(b2):
+        if numerics.is_python_number(b2):
             rho_inf = 2.0 / (1.0 - b2) - 1.0
             dtype = numerics.canonicalize_dtype(float)
             b2t = jnp.asarray(b2, dtype) ** count.astype(dtype)
@@ -616,7 +612,7 @@ def scale_by_radam(
         new_updates = jax.tree.map(one, updates, mu_hat, nu_hat)
         new_state = ScaleByAdamState(
             count=count,
-            mu=_same_dtypes(mu, state.mu),
+            mu=tree_lib.cast_like(mu, state.mu),
             nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state
@@ -685,7 +681,9 @@ def scale_by_yogi(
         def one(p):
             leaf_dtype = dtype if dtype is not None else jnp.result_type(p)
             # full_like: the moment inherits the parameter's sharding.
-            return jnp.full_like(p, _as(initial_accumulator_value, leaf_dtype), leaf_dtype)
+            return jnp.full_like(
+                p, numerics.as_dtype(initial_accumulator_value, leaf_dtype), leaf_dtype
+            )
 
         return jax.tree.map(one, params)
 
@@ -696,9 +694,9 @@ def scale_by_yogi(
 
     def second_moment(g, v):
         g2 = numerics.abs_sq(g)
-        dtype = _arith_dtype(g2, v, b2)
+        dtype = numerics.weak_common_dtype(g2, v, b2)
         g2, v = g2.astype(dtype), v.astype(dtype)
-        return v - _as(1 - b2, dtype) * (jnp.sign(v - g2) * g2)
+        return v - numerics.as_dtype(1 - b2, dtype) * (jnp.sign(v - g2) * g2)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -717,7 +715,7 @@ def scale_by_yogi(
         )
         new_state = ScaleByAdamState(
             count=count,
-            mu=_same_dtypes(mu, state.mu),
+            mu=tree_lib.cast_like(mu, state.mu),
             nu=_same_dtypes_positive(nu, state.nu),
         )
         return new_updates, new_state

@@ -17,7 +17,6 @@ from gradtx.core import GradientTransformation, Updates, numerics, validate
 from gradtx.transforms._moment_math import (
     _adam_ratio,
     _lerp,
-    _same_dtypes,
     _same_dtypes_positive,
     _sub,
     _wide,
@@ -128,7 +127,7 @@ def scale_by_lion(
         )
         mu = numerics.update_moment(grads, mu_prev, b2, 1)
         new_state = ScaleByLionState(
-            count=numerics.safe_increment(state.count), mu=_same_dtypes(mu, state.mu)
+            count=numerics.safe_increment(state.count), mu=tree_lib.cast_like(mu, state.mu)
         )
         return new_updates, new_state
 
@@ -275,7 +274,7 @@ def scale_by_novograd(
         p_tree = params if decays else grads  # unused placeholder without decay
         mu_prev = _widen(state.mu, grads)
         mu = jax.lax.cond(first, first_mu, later_mu, mu_prev, grads, nu, p_tree)
-        mu = _same_dtypes(mu, state.mu)
+        mu = tree_lib.cast_like(mu, state.mu)
         new_updates = jax.tree.map(lambda g, m: m.astype(g.dtype), updates, mu)
         new_state = ScaleByNovogradState(count=count, mu=mu, nu=_same_dtypes_positive(nu, state.nu))
         return new_updates, new_state
@@ -405,10 +404,10 @@ def scale_by_adan(
 
         new_updates = jax.tree.map(one, updates, m_hat, v_hat, n_hat)
         new_state = ScaleByAdanState(
-            m=_same_dtypes(m, state.m),
-            v=_same_dtypes(v, state.v),
+            m=tree_lib.cast_like(m, state.m),
+            v=tree_lib.cast_like(v, state.v),
             n=_same_dtypes_positive(n, state.n),
-            g=_same_dtypes(updates, state.g),
+            g=tree_lib.cast_like(updates, state.g),
             t=t,
         )
         return new_updates, new_state

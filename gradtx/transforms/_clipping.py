@@ -19,13 +19,6 @@ __all__ = [
 ]
 
 
-def _as_dtype(value: Any, dtype: Any) -> Any:
-    """A Python number stays weakly typed; an array hyperparameter is cast to ``dtype``."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(dtype)
-
-
 def _empty_init(params):
     del params
     return EmptyState()
@@ -63,7 +56,7 @@ def clip(max_delta: float) -> GradientTransformation:
                     return g
                 bound = jnp.asarray(max_delta).astype(jnp.result_type(g))
                 return jnp.clip(g, -bound, bound)
-            bound = _as_dtype(max_delta, g.dtype)
+            bound = numerics.as_dtype(max_delta, g.dtype)
             return jnp.clip(g, -bound, bound)
 
         return jax.tree.map(one, updates), state
@@ -108,7 +101,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         norm = tree_lib.global_norm(updates)
-        keep = norm < _as_dtype(max_norm, norm.dtype)
+        keep = norm < numerics.as_dtype(max_norm, norm.dtype)
         # One scalar factor times each leaf: a multiply by a scalar is cheap enough for XLA
         # to fuse into every kernel that reads the clipped leaf (a per-element divide is
         # not, and would be written out as an extra gradient-sized buffer).
@@ -160,7 +153,7 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
             dtype = numerics.compute_dtype(g.dtype)
             g_ = g.astype(dtype)
             rms = jnp.sqrt(jnp.mean(numerics.abs_sq(g_)))
-            denom = jnp.maximum(1.0, rms / _as_dtype(threshold, rms.dtype))
+            denom = jnp.maximum(1.0, rms / numerics.as_dtype(threshold, rms.dtype))
             return (g_ / denom.astype(dtype)).astype(g.dtype)
 
         return jax.tree.map(one, updates), state
@@ -245,7 +238,9 @@ def adaptive_grad_clip(
             g_, p_ = g.astype(dtype), p.astype(dtype)
             g_norm = _unitwise_norm(g_, axis)
             p_norm = _unitwise_norm(p_, axis)
-            max_norm = _as_dtype(clipping, dtype) * jnp.maximum(p_norm, _as_dtype(eps, dtype))
+            max_norm = numerics.as_dtype(clipping, dtype) * jnp.maximum(
+                p_norm, numerics.as_dtype(eps, dtype)
+            )
             clipped = g_ * (max_norm / jnp.maximum(g_norm, 1e-6))
             return jnp.where(g_norm < max_norm, g_, clipped).astype(g.dtype)
 
@@ -299,7 +294,7 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: float) -> tuple[Any, 
         shapes = [jnp.shape(x) for x in leaves]
         raise ValueError(f"{fn}: the leaves' axis 0 (the batch) differ: {shapes}")
     norms = jax.vmap(tree_lib.global_norm)(grads)
-    bound = _as_dtype(l2_norm_clip, norms.dtype)
+    bound = numerics.as_dtype(l2_norm_clip, norms.dtype)
     multipliers = jnp.nan_to_num(jnp.minimum(bound / norms, 1.0), nan=1.0)
     num_clipped = jnp.sum(multipliers < 1.0).astype(jnp.int32)
 

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, Params, Updates, numerics, validate
-from gradtx.transforms._linesearch import add_scaled, cast_like, scalar_dtype, scale_tree
 
 __all__ = ["ScaleByLBFGSState", "scale_by_lbfgs"]
 
@@ -62,15 +61,15 @@ def _two_loop(
 
     def backward(q, j):
         alpha = rho[j] * jnp.real(tree_lib.vdot(_row(s_memory, j), q)).astype(dtype)
-        return add_scaled(q, -alpha, _row(y_memory, j)), alpha
+        return numerics.axpy(-alpha, _row(y_memory, j), q), alpha
 
     q, alphas = jax.lax.scan(backward, grad, order, reverse=True)
-    r = scale_tree(gamma, q)
+    r = tree_lib.scale(gamma, q)
 
     def forward(r, j_alpha):
         j, alpha = j_alpha
         beta = rho[j] * jnp.real(tree_lib.vdot(_row(y_memory, j), r)).astype(dtype)
-        return add_scaled(r, alpha - beta, _row(s_memory, j)), None
+        return numerics.axpy(alpha - beta, _row(s_memory, j), r), None
 
     r, _ = jax.lax.scan(forward, r, (order, alphas))
     return r
@@ -151,7 +150,9 @@ def scale_by_lbfgs(
             updates=tree_lib.zeros_like(params),
             diff_params_memory=jax.tree.map(stacked, params),
             diff_updates_memory=jax.tree.map(stacked, params),
-            weights_memory=jnp.zeros((memory_size,), scalar_dtype(params)),
+            weights_memory=jnp.zeros(
+                (memory_size,), numerics.widest_float_dtype(params, real=True)
+            ),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -188,8 +189,8 @@ def scale_by_lbfgs(
         direction = _two_loop(updates, s_memory, y_memory, weights, gamma, newest)
         new_state = ScaleByLBFGSState(
             count=numerics.safe_increment(state.count),
-            params=cast_like(params, state.params),
-            updates=cast_like(updates, state.updates),
+            params=tree_lib.cast_like(params, state.params),
+            updates=tree_lib.cast_like(updates, state.updates),
             diff_params_memory=s_memory,
             diff_updates_memory=y_memory,
             weights_memory=weights,

@@ -35,28 +35,12 @@ __all__ = [
 ]
 
 
-# --- helpers shared by both searches (and by scale_by_lbfgs) -----------------------
-
-
-def scalar_dtype(tree: Any) -> jnp.dtype:
-    """The real dtype for a search's scalars: the widest float leaf's, at least float32."""
-    dtype = jnp.dtype(jnp.float32)
-    for leaf in jax.tree.leaves(tree):
-        if numerics.is_float(leaf):
-            dtype = numerics.common_dtype(dtype, numerics.compute_dtype(jnp.result_type(leaf)))
-    return jnp.finfo(dtype).dtype
+# --- helpers shared by both searches ---------------------------------------------------
 
 
 def as_scalar(x: Any, dtype: Any) -> jax.Array:
     """``x`` (a number or size-1 array) as a 0-d real array of ``dtype``."""
     return jnp.reshape(jnp.real(jnp.asarray(x)), ()).astype(dtype)
-
-
-def hyper(x: Any, dtype: Any) -> Any:
-    """A hyperparameter for arithmetic with ``dtype`` scalars (Python numbers stay weak)."""
-    if isinstance(x, (int, float)):
-        return x
-    return jnp.asarray(x).astype(dtype)
 
 
 def slope_along(grad: Updates, direction: Updates, dtype: Any) -> jax.Array:
@@ -67,32 +51,6 @@ def slope_along(grad: Updates, direction: Updates, dtype: Any) -> jax.Array:
     """
     grad = jax.tree.map(jnp.conj, grad)
     return jnp.real(tree_lib.vdot(grad, direction)).astype(dtype)
-
-
-def _axpy(alpha: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
-    """``y + alpha * x`` computed in the common dtype, returned in ``y``'s dtype."""
-    dtype = numerics.common_dtype(jnp.result_type(y), jnp.result_type(x), alpha.dtype)
-    return (y.astype(dtype) + alpha.astype(dtype) * x.astype(dtype)).astype(jnp.result_type(y))
-
-
-def add_scaled(tree_y: Any, alpha: jax.Array, tree_x: Any) -> Any:
-    """``y + alpha * x`` per leaf, each leaf keeping ``y``'s dtype."""
-    return jax.tree.map(lambda y, x: _axpy(alpha, x, y), tree_y, tree_x)
-
-
-def scale_tree(alpha: jax.Array, tree: Any) -> Any:
-    """``alpha * x`` per leaf, each leaf keeping its dtype."""
-
-    def one(x):
-        dtype = numerics.common_dtype(jnp.result_type(x), alpha.dtype)
-        return (alpha.astype(dtype) * x.astype(dtype)).astype(jnp.result_type(x))
-
-    return jax.tree.map(one, tree)
-
-
-def cast_like(tree: Any, reference: Any) -> Any:
-    """Cast each leaf of ``tree`` to the dtype of the matching leaf of ``reference``."""
-    return jax.tree.map(lambda x, r: jnp.asarray(x).astype(jnp.result_type(r)), tree, reference)
 
 
 def _value_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +108,7 @@ def _initial_state(state_type: type, info_type: type, params: Params, grad: Any)
 
     ``info_type``'s first field is the step count; all its others are errors.
     """
-    dtype = scalar_dtype(params)
+    dtype = numerics.widest_float_dtype(params, real=True)
     infs = [jnp.full([], jnp.inf, dtype) for _ in info_type._fields]  # distinct buffers
     info = info_type(numerics.zero_count(), *infs[1:])
     return state_type(learning_rate=jnp.ones([], dtype), value=infs[0], grad=grad, info=info)
@@ -290,11 +248,15 @@ def scale_by_backtracking_linesearch(
         dtype = jnp.result_type(state.learning_rate)
         value = as_scalar(value, dtype)
         slope = slope_along(grad, updates, dtype)
-        c, inc, dec = (hyper(h, dtype) for h in (slope_rtol, increase_factor, decrease_factor))
-        lr_max, a_tol, r_tol = (hyper(h, dtype) for h in (max_learning_rate, atol, rtol))
+        c, inc, dec = (
+            numerics.as_dtype(h, dtype) for h in (slope_rtol, increase_factor, decrease_factor)
+        )
+        lr_max, a_tol, r_tol = (
+            numerics.as_dtype(h, dtype) for h in (max_learning_rate, atol, rtol)
+        )
 
         def trial(lr):
-            return add_scaled(params, lr, updates)
+            return numerics.axpy(lr, updates, params)
 
         def decrease_error(lr, new_value):
             err = new_value - (1.0 + r_tol) * value - lr * c * slope
@@ -316,7 +278,9 @@ def scale_by_backtracking_linesearch(
         steps, lr, new_value, err = jax.lax.while_loop(cond, body, carry)
         new_grad = None
         if store_grad:
-            new_grad = cast_like(jax.grad(lambda p: value_fn(p, **data))(trial(lr)), params)
+            new_grad = tree_lib.cast_like(
+                jax.grad(lambda p: value_fn(p, **data))(trial(lr)), params
+            )
         lr = jnp.where(jnp.isinf(err), jnp.zeros_like(lr), lr)
         new_state = ScaleByBacktrackingLinesearchState(
             learning_rate=lr,
@@ -324,7 +288,7 @@ def scale_by_backtracking_linesearch(
             grad=new_grad,
             info=BacktrackingLinesearchInfo(num_linesearch_steps=steps, decrease_error=err),
         )
-        return scale_tree(lr, updates), new_state
+        return tree_lib.scale(lr, updates), new_state
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -535,7 +499,7 @@ def scale_by_zoom_linesearch(
     def update_fn(updates, state, params=None, **extra_args):
         value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
         dtype = jnp.result_type(state.learning_rate)  # a Python float has no dtype
-        grad = cast_like(grad, params)
+        grad = tree_lib.cast_like(grad, params)
         if initial_guess_strategy == "one":
             guess = jnp.ones([], dtype)
         else:  # a failed search (step 0) restarts from 1, where Optax would stay at 0
@@ -549,13 +513,17 @@ def scale_by_zoom_linesearch(
             guess=guess,
             hyperparams=_ZoomHyperparams(
                 max_steps=max_linesearch_steps,
-                max_stepsize=None if max_learning_rate is None else hyper(max_learning_rate, dtype),
-                tol=hyper(tol, dtype),
-                increase_factor=hyper(increase_factor, dtype),
-                slope_rtol=hyper(slope_rtol, dtype),
-                curv_rtol=hyper(curv_rtol, dtype),
-                approx_dec_rtol=None if approx_dec_rtol is None else hyper(approx_dec_rtol, dtype),
-                precision=hyper(stepsize_precision, dtype),
+                max_stepsize=None
+                if max_learning_rate is None
+                else numerics.as_dtype(max_learning_rate, dtype),
+                tol=numerics.as_dtype(tol, dtype),
+                increase_factor=numerics.as_dtype(increase_factor, dtype),
+                slope_rtol=numerics.as_dtype(slope_rtol, dtype),
+                curv_rtol=numerics.as_dtype(curv_rtol, dtype),
+                approx_dec_rtol=None
+                if approx_dec_rtol is None
+                else numerics.as_dtype(approx_dec_rtol, dtype),
+                precision=numerics.as_dtype(stepsize_precision, dtype),
             ),
         )
         stepsize = result.last.stepsize
@@ -569,7 +537,7 @@ def scale_by_zoom_linesearch(
                 curvature_error=result.curvature_error,
             ),
         )
-        return scale_tree(stepsize, updates), new_state
+        return tree_lib.scale(stepsize, updates), new_state
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -616,8 +584,8 @@ def _zoom(
         return _nan_to_inf(jnp.maximum(err, 0.0))
 
     def evaluate(stepsize):
-        new_value, new_grad = value_and_grad(add_scaled(params, stepsize, direction))
-        new_grad = cast_like(new_grad, grad)
+        new_value, new_grad = value_and_grad(numerics.axpy(stepsize, direction, params))
+        new_grad = tree_lib.cast_like(new_grad, grad)
         point = _Point(
             stepsize, as_scalar(new_value, dtype), slope_along(new_grad, direction, dtype)
         )
@@ -780,7 +748,7 @@ def value_and_grad_from_state(
 
         def compute(params, args, kwargs):
             v, g = jax.value_and_grad(value_fn)(params, *args, **kwargs)
-            return as_scalar(v, value.dtype), cast_like(g, grad)
+            return as_scalar(v, value.dtype), tree_lib.cast_like(g, grad)
 
         return jax.lax.cond(
             jnp.isfinite(value),

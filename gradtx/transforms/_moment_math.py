@@ -1,7 +1,9 @@
 """Moment arithmetic shared by the Adam family (``_adam_family``, ``_adam_variants``).
 
 Private helpers: dtype choice for the arithmetic (half precision computed in float32),
-weakly typed hyperparameters, the Adam ratio and the debiased first moment.
+the Adam ratio, the storage of a second moment and the debiased first moment. The generic
+numerics (weakly typed hyperparameters, casts back to the state's dtypes) are in
+``gradtx.core.numerics`` and ``gradtx.tree``.
 """
 
 from __future__ import annotations
@@ -12,25 +14,6 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import numerics
-
-
-def _is_python_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _arith_dtype(*operands: Any) -> Any:
-    """The dtype JAX's standard promotion gives ``operands``; Python numbers are weak.
-
-    Arrays and traced hyperparameters take part; Python numbers do not (they never
-    widen a bfloat16 leaf, exactly as under standard promotion).
-    """
-    dtypes = [jnp.result_type(x) for x in operands if not _is_python_number(x)]
-    return numerics.common_dtype(*dtypes)
-
-
-def _as(x: Any, dtype: Any) -> Any:
-    """``x`` in ``dtype`` (Python numbers stay weakly typed)."""
-    return x if _is_python_number(x) else jnp.asarray(x).astype(dtype)
 
 
 def _wide(tree: Any) -> Any:
@@ -52,9 +35,9 @@ def _wide_leaf(x: jax.Array) -> jax.Array:
 
 def _adam_ratio(m: jax.Array, v: jax.Array, eps: Any, eps_root: Any) -> jax.Array:
     """``m / (sqrt(v + eps_root) + eps)`` in the common dtype of all four operands."""
-    dtype = _arith_dtype(m, v, eps, eps_root)
+    dtype = numerics.weak_common_dtype(m, v, eps, eps_root)
     m, v = m.astype(dtype), v.astype(dtype)
-    return m / (jnp.sqrt(v + _as(eps_root, dtype)) + _as(eps, dtype))
+    return m / (jnp.sqrt(v + numerics.as_dtype(eps_root, dtype)) + numerics.as_dtype(eps, dtype))
 
 
 def _widen(moments: Any, updates: Any) -> Any:
@@ -68,13 +51,8 @@ def _widen(moments: Any, updates: Any) -> Any:
     )
 
 
-def _same_dtypes(new: Any, old: Any) -> Any:
-    """Cast each leaf of ``new`` back to the dtype of the matching leaf of ``old``."""
-    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, old)
-
-
 def _same_dtypes_positive(new: Any, old: Any) -> Any:
-    """`_same_dtypes` for a non-negative second moment, which in float16 never rounds a
+    """`gradtx.tree.cast_like` for a non-negative second moment, which in float16 never rounds a
     positive value down to 0: it keeps float16's smallest subnormal (2**-24) instead, so
     that a zero gradient after tiny ones divides by ``sqrt(v)``, not by ``eps`` alone,
     and stays in float16's range (``|m| <= sqrt(v)`` bounds the update as in float32)."""
@@ -85,6 +63,18 @@ def _same_dtypes_positive(new: Any, old: Any) -> Any:
         return n.astype(o.dtype)
 
     return jax.tree.map(store, new, old)
+
+
+def _promote_maximum(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``max(a, b)`` in the operands' common dtype."""
+    dtype = numerics.common_dtype(a.dtype, b.dtype)
+    return jnp.maximum(a.astype(dtype), b.astype(dtype))
+
+
+def _divide(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a / b`` in the operands' common dtype."""
+    dtype = numerics.common_dtype(a.dtype, b.dtype)
+    return a.astype(dtype) / b.astype(dtype)
 
 
 def _sub(a: jax.Array, b: jax.Array) -> jax.Array:

@@ -16,11 +16,6 @@ def _is_none(x: Any) -> bool:
     return x is None
 
 
-def _same_dtypes(new: Any, old: Any) -> Any:
-    """Cast each leaf of ``new`` back to the dtype of the matching leaf of ``old``."""
-    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, old)
-
-
 def _decayed_sum(decay: Any, g: jax.Array, t: jax.Array) -> jax.Array:
     """``g + decay * t`` in the common dtype of ``g`` and ``t``."""
     return numerics.promote_add(g, numerics.scalar_mul(decay, t))
@@ -99,8 +94,8 @@ def trace(
             out = jax.tree.map(lambda g, m: _decayed_sum(decay, g, m), updates, new_trace)
         else:
             out = new_trace
-        out = _same_dtypes(out, updates)
-        return out, TraceState(trace=_same_dtypes(new_trace, state.trace))
+        out = tree_lib.cast_like(out, updates)
+        return out, TraceState(trace=tree_lib.cast_like(new_trace, state.trace))
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -166,7 +161,7 @@ def ema(
         new_ema = numerics.update_moment(updates, state.ema, decay, 1)
         count = numerics.safe_increment(state.count)
         out = numerics.bias_correction(new_ema, decay, count) if debias else new_ema
-        out = _same_dtypes(out, updates)
-        return out, EmaState(count=count, ema=_same_dtypes(new_ema, state.ema))
+        out = tree_lib.cast_like(out, updates)
+        return out, EmaState(count=count, ema=tree_lib.cast_like(new_ema, state.ema))
 
     return GradientTransformation(init_fn, update_fn)

@@ -24,11 +24,6 @@ __all__ = [
 ]
 
 
-def _same_dtypes(new: Any, old: Any) -> Any:
-    """Cast each leaf of ``new`` back to the dtype of the matching leaf of ``old``."""
-    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, old)
-
-
 def _common(*xs: jax.Array) -> list[jax.Array]:
     """The arrays cast to their common dtype."""
     dtype = numerics.common_dtype(*(x.dtype for x in xs))
@@ -40,16 +35,9 @@ def _wide(*xs: jax.Array) -> list[jax.Array]:
     return [x.astype(numerics.compute_dtype(x.dtype)) for x in xs]
 
 
-def _as_dtype(value: Any, dtype: Any) -> Any:
-    """A Python number stays weakly typed; an array hyperparameter is cast to ``dtype``."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(dtype)
-
-
 def _inverse_root(x: jax.Array, eps: Any, eps_in_sqrt: bool) -> jax.Array:
     """``1 / sqrt(x + eps)`` or ``1 / (sqrt(x) + eps)``."""
-    eps = _as_dtype(eps, x.dtype)
+    eps = numerics.as_dtype(eps, x.dtype)
     if eps_in_sqrt:
         return jax.lax.rsqrt(x + eps)
     return 1 / (jnp.sqrt(x) + eps)
@@ -147,7 +135,7 @@ def scale_by_rms(
             return (_inverse_root(v_, eps, eps_in_sqrt) * g_).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, nu_hat)
-        nu = _same_dtypes(nu, state.nu)
+        nu = tree_lib.cast_like(nu, state.nu)
         if bias_correction:
             return new_updates, ScaleByRmsWithCountState(count=count, nu=nu)
         return new_updates, ScaleByRmsState(nu=nu)
@@ -257,7 +245,7 @@ def scale_by_stddev(
             return (_inverse_root(variance, eps, eps_in_sqrt) * g_).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, mu_hat, nu_hat)
-        mu, nu = _same_dtypes(mu, state.mu), _same_dtypes(nu, state.nu)
+        mu, nu = tree_lib.cast_like(mu, state.mu), tree_lib.cast_like(nu, state.nu)
         if bias_correction:
             return new_updates, ScaleByRStdDevWithCountState(count=count, mu=mu, nu=nu)
         return new_updates, ScaleByRStdDevState(mu=mu, nu=nu)
@@ -331,12 +319,12 @@ def scale_by_rss(
         def one(g, s):
             g_, s_ = _common(g, s)
             inv = jnp.where(
-                s_ > 0, jax.lax.rsqrt(s_ + _as_dtype(eps, s_.dtype)), jnp.zeros_like(s_)
+                s_ > 0, jax.lax.rsqrt(s_ + numerics.as_dtype(eps, s_.dtype)), jnp.zeros_like(s_)
             )
             return (inv * g_).astype(g.dtype)
 
         new_updates = jax.tree.map(one, updates, sum_of_squares)
-        sum_of_squares = _same_dtypes(sum_of_squares, state.sum_of_squares)
+        sum_of_squares = tree_lib.cast_like(sum_of_squares, state.sum_of_squares)
         return new_updates, ScaleByRssState(sum_of_squares=sum_of_squares)
 
     return GradientTransformation(init_fn, update_fn)
@@ -404,14 +392,14 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
         def one(g, eg, ex):
             g_, eg_, ex_ = _common(g, eg, ex)
-            eps_ = _as_dtype(eps, g_.dtype)
+            eps_ = numerics.as_dtype(eps, g_.dtype)
             return jnp.sqrt(ex_ + eps_) / jnp.sqrt(eg_ + eps_) * g_
 
         steps = jax.tree.map(one, updates, e_g, state.e_x)
         e_x = numerics.update_moment_per_elem_norm(steps, state.e_x, rho, 2)
-        new_updates = _same_dtypes(steps, updates)
+        new_updates = tree_lib.cast_like(steps, updates)
         new_state = ScaleByAdaDeltaState(
-            e_g=_same_dtypes(e_g, state.e_g), e_x=_same_dtypes(e_x, state.e_x)
+            e_g=tree_lib.cast_like(e_g, state.e_g), e_x=tree_lib.cast_like(e_x, state.e_x)
         )
         return new_updates, new_state
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 from gradtx.core import EmptyState, GradientTransformation, numerics, validate
 
 __all__ = ["scale_by_trust_ratio"]
-
-
-def _as_dtype(value: Any, dtype: Any) -> Any:
-    """A Python number stays weakly typed; an array hyperparameter is cast to ``dtype``."""
-    if isinstance(value, (int, float)):
-        return value
-    return jnp.asarray(value).astype(dtype)
 
 
 def scale_by_trust_ratio(
@@ -79,10 +70,14 @@ def scale_by_trust_ratio(
                 return None
             dtype = numerics.compute_dtype(numerics.common_dtype(u.dtype, p.dtype))
             u_, p_ = u.astype(dtype), p.astype(dtype)
-            floor = _as_dtype(min_norm, dtype)
+            floor = numerics.as_dtype(min_norm, dtype)
             p_norm = numerics.safe_norm(p_, floor)
             u_norm = numerics.safe_norm(u_, floor)
-            ratio = _as_dtype(trust_coefficient, dtype) * p_norm / (u_norm + _as_dtype(eps, dtype))
+            ratio = (
+                numerics.as_dtype(trust_coefficient, dtype)
+                * p_norm
+                / (u_norm + numerics.as_dtype(eps, dtype))
+            )
             ratio = jnp.where((p_norm == 0) | (u_norm == 0), jnp.ones_like(ratio), ratio)
             return (u_ * ratio).astype(u.dtype)
 

@@ -111,6 +111,9 @@ def cast(tree: Any, dtype: Any) -> Any:
 def cast_like(tree: Any, other_tree: Any) -> Any:
     """Cast each leaf of ``tree`` to the dtype of the matching leaf of ``other_tree``.
 
+    The one home of "cast back to the partner's dtype": transforms cast their new state
+    to the old state's dtypes (and their updates to the gradients') with it.
+
     Args:
       tree: the tree to cast.
       other_tree: a tree of the same structure; its leaves without a ``dtype`` leave
@@ -125,11 +128,15 @@ def cast_like(tree: Any, other_tree: Any) -> Any:
       >>> t["a"].dtype
       dtype(bfloat16)
     """
-    return jax.tree.map(
-        lambda x, o: jnp.asarray(x).astype(o.dtype) if hasattr(o, "dtype") else x,
-        tree,
-        other_tree,
-    )
+    return jax.tree.map(lambda x, o: _cast_like_leaf(x, o), tree, other_tree)
+
+
+def _cast_like_leaf(x: Any, other: Any) -> Any:
+    # The dtype JAX really uses (a NumPy float64 reference is float32 without x64).
+    if not hasattr(other, "dtype"):
+        return x
+    dtype = jax.dtypes.canonicalize_dtype(other.dtype, allow_extended_dtype=True)
+    return jnp.asarray(x).astype(dtype)
 
 
 def _promote(a: Any, b: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core.numerics import abs_sq, common_dtype, compute_dtype, is_float
+from gradtx.core.numerics import abs_sq, is_float, widest_float_dtype
 from gradtx.tree._arith import max as tree_max
 from gradtx.tree._arith import sum as tree_sum
 
@@ -17,13 +17,6 @@ from gradtx.tree._arith import sum as tree_sum
 # concatenated before a norm's reduction.
 _SMALL_LEAF = 2**14
 _WIDE_TREE = 64
-
-
-def _widest(dtypes: list[Any]) -> Any:
-    out = jnp.float32
-    for d in dtypes:
-        out = common_dtype(out, compute_dtype(d))
-    return out
 
 
 def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
@@ -53,7 +46,7 @@ def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
         # integer trees: an exact integer result, as Optax
         terms = [jnp.vdot(jnp.asarray(x), jnp.asarray(y)) for x, y in zip(xs, ys, strict=True)]
         return functools.reduce(operator.add, terms)
-    dtype = _widest([jnp.result_type(x) for x in xs])
+    dtype = widest_float_dtype(xs)
     terms = [
         jnp.vdot(jnp.asarray(x, dtype), jnp.asarray(y, dtype)) for x, y in zip(xs, ys, strict=True)
     ]
@@ -77,7 +70,7 @@ def sum_of_squares(tree: Any) -> jax.Array:
     leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
     if not leaves:
         return jnp.zeros([], jnp.float32)
-    dtype = _widest([x.dtype for x in leaves])
+    dtype = widest_float_dtype(leaves)
     real = jnp.finfo(dtype).dtype
     small = [x for x in leaves if x.size <= _SMALL_LEAF]
     if len(small) < _WIDE_TREE:

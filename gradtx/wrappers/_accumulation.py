@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from gradtx import tree as tree_lib
 from gradtx.core import ArrayTree, GradientTransformation, Params, Updates, numerics, validate
-from gradtx.wrappers._util import cast_like, check_inner, is_none, zeros_of
+from gradtx.wrappers._util import check_inner, is_none, zeros_of
 
 __all__ = ["ApplyEvery", "MultiSteps", "MultiStepsState", "apply_every"]
 
@@ -235,7 +236,7 @@ class MultiSteps:
             new_state = MultiStepsState(
                 mini_step=jnp.zeros_like(state.mini_step),
                 gradient_step=numerics.safe_increment(state.gradient_step),
-                inner_opt_state=cast_like(inner_state, state.inner_opt_state),
+                inner_opt_state=tree_lib.cast_like(inner_state, state.inner_opt_state),
                 acc_grads=jax.tree.map(jnp.zeros_like, acc_grads),
                 skip_state=skip_state,
             )
@@ -342,7 +343,7 @@ def apply_every(k: int = 1) -> GradientTransformation:
         new_updates = jax.tree.map(
             lambda s, g: jnp.where(emit, s, jnp.zeros_like(s)).astype(g.dtype), summed, updates
         )
-        grad_acc = jax.tree.map(lambda s, a: s.astype(a.dtype), summed, state.grad_acc)
+        grad_acc = tree_lib.cast_like(summed, state.grad_acc)
         count = numerics.safe_increment(state.count) % k
         return new_updates, ApplyEvery(count=count, grad_acc=grad_acc)
 

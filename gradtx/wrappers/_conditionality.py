@@ -16,7 +16,7 @@ from gradtx.core import (
     set_to_zero,
 )
 from gradtx.wrappers._masking import partition
-from gradtx.wrappers._util import cast_like, check_inner
+from gradtx.wrappers._util import check_inner
 
 __all__ = [
     "ConditionFn",
@@ -86,7 +86,9 @@ def _conditional(fn, inner, should_transform_fn, forward_extra_args, on_skip):
 
         def do(_):
             new_updates, new_state = inner.update(updates, inner_state, params, **extra_args)
-            return cast_like(new_updates, updates), cast_like(new_state, inner_state)
+            return tree_lib.cast_like(new_updates, updates), tree_lib.cast_like(
+                new_state, inner_state
+            )
 
         def skip(_):
             return on_skip(updates), inner_state

@@ -17,7 +17,7 @@ from gradtx.core import (
     numerics,
     validate,
 )
-from gradtx.wrappers._util import all_finite, cast_like, check_inner, count_true
+from gradtx.wrappers._util import all_finite, check_inner, count_true
 
 __all__ = [
     "ApplyIfFiniteState",
@@ -104,7 +104,7 @@ def apply_if_finite(
             new_updates, inner_state = inner.update(
                 updates, state.inner_state, params, **extra_args
             )
-            return new_updates, cast_like(inner_state, state.inner_state)
+            return new_updates, tree_lib.cast_like(inner_state, state.inner_state)
 
         out_shape = jax.eval_shape(step, None)[0]
 

@@ -8,9 +8,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, OptState, numerics, validate
 from gradtx.tree._state import find_all
-from gradtx.wrappers._util import all_finite, cast_like, check_inner, is_none
+from gradtx.wrappers._util import all_finite, check_inner, is_none
 
 __all__ = ["DynamicLossScaleState", "dynamic_loss_scale", "loss_scale"]
 
@@ -158,7 +159,7 @@ def dynamic_loss_scale(
 
         def step(_):
             new_updates, inner_state = inner.update(grads, state.inner_state, params, **extra_args)
-            return new_updates, cast_like(inner_state, state.inner_state)
+            return new_updates, tree_lib.cast_like(inner_state, state.inner_state)
 
         out_shape = jax.eval_shape(step, None)[0]
 

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, OptState, Updates, chain, stateless
 from gradtx.transforms import ema
 from gradtx.wrappers._util import check_inner
@@ -196,9 +197,7 @@ def monitor(
         for (name, tx), s in zip(txs.items(), state.measure_states, strict=True):
             measurement, s = tx.update(updates, s, params, **extra_args)
             old = state.measurements[name]
-            measurements[name] = jax.tree.map(
-                lambda n, o: jnp.asarray(n).astype(o.dtype), measurement, old
-            )
+            measurements[name] = tree_lib.cast_like(measurement, old)
             new_states.append(s)
         return updates, MonitorState(measurements, tuple(new_states))
 

@@ -42,11 +42,6 @@ def zeros_of(shape_tree: Any) -> Any:
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape_tree)
 
 
-def cast_like(new: Any, old: Any) -> Any:
-    """Cast each leaf of ``new`` to the dtype of the matching leaf of ``old``."""
-    return jax.tree.map(lambda n, o: jnp.asarray(n).astype(jnp.result_type(o)), new, old)
-
-
 def select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
     """``jnp.where(pred, a, b)`` per leaf, keeping the dtype of ``on_false``'s leaf."""
     return jax.tree.map(
