@@ -14,27 +14,48 @@ def _not_vector(tree):
 
 ENTRIES: list[Entry] = [
     # _sgd.py
-    Entry("sgd", gradtx.sgd, {"learning_rate": 0.05}, is_optimizer=True),
+    Entry("sgd", gradtx.sgd, {"learning_rate": 0.05}, is_optimizer=True, optax="sgd"),
     Entry(
         "sgd_nesterov",
         gradtx.sgd,
         {"learning_rate": 0.02, "momentum": 0.9, "nesterov": True, "accumulator_dtype": "f4"},
         is_optimizer=True,
+        optax="sgd",
     ),
-    Entry("sign_sgd", gradtx.sign_sgd, {"learning_rate": 0.01}, is_optimizer=True),
-    Entry("noisy_sgd", gradtx.noisy_sgd, {"learning_rate": 0.05, "key": 0}, is_optimizer=True),
+    Entry(
+        "sign_sgd", gradtx.sign_sgd, {"learning_rate": 0.01}, is_optimizer=True, optax="sign_sgd"
+    ),
+    Entry(
+        "noisy_sgd",
+        gradtx.noisy_sgd,
+        {"learning_rate": 0.05, "key": 0},
+        is_optimizer=True,
+        optax="noisy_sgd",
+    ),
     # _adaptive.py
-    Entry("adagrad", gradtx.adagrad, {"learning_rate": 0.5}, is_optimizer=True),
-    Entry("rmsprop", gradtx.rmsprop, {"learning_rate": 0.01}, is_optimizer=True),
+    Entry("adagrad", gradtx.adagrad, {"learning_rate": 0.5}, is_optimizer=True, optax="adagrad"),
+    Entry("rmsprop", gradtx.rmsprop, {"learning_rate": 0.01}, is_optimizer=True, optax="rmsprop"),
     Entry(
         "rmsprop_centered_momentum",
         gradtx.rmsprop,
         {"learning_rate": 0.005, "centered": True, "eps": 1e-2, "momentum": 0.9},
         is_optimizer=True,
+        optax="rmsprop",
     ),
-    Entry("adadelta", gradtx.adadelta, {"learning_rate": 0.5, "eps": 1e-3}, is_optimizer=True),
     Entry(
-        "adafactor", gradtx.adafactor, {"learning_rate": 0.05}, is_optimizer=True, needs_params=True
+        "adadelta",
+        gradtx.adadelta,
+        {"learning_rate": 0.5, "eps": 1e-3},
+        is_optimizer=True,
+        optax="adadelta",
+    ),
+    Entry(
+        "adafactor",
+        gradtx.adafactor,
+        {"learning_rate": 0.05},
+        is_optimizer=True,
+        needs_params=True,
+        optax="adafactor",
     ),
     Entry(
         "adafactor_factored_momentum",
@@ -48,6 +69,7 @@ ENTRIES: list[Entry] = [
         },
         is_optimizer=True,
         needs_params=True,
+        optax="adafactor",
     ),
     # _layerwise.py
     Entry(
@@ -56,8 +78,16 @@ ENTRIES: list[Entry] = [
         {"learning_rate": 0.05, "weight_decay": 1e-3, "mask": _not_vector},
         is_optimizer=True,
         needs_params=True,
+        optax="lamb",
     ),
-    Entry("lars", gradtx.lars, {"learning_rate": 1.0}, is_optimizer=True, needs_params=True),
+    Entry(
+        "lars",
+        gradtx.lars,
+        {"learning_rate": 1.0},
+        is_optimizer=True,
+        needs_params=True,
+        optax="lars",
+    ),
     Entry(
         "lars_masked_nesterov",
         gradtx.lars,
@@ -71,5 +101,6 @@ ENTRIES: list[Entry] = [
         },
         is_optimizer=True,
         needs_params=True,
+        optax="lars",
     ),
 ]

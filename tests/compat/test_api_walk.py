@@ -8,15 +8,14 @@ the fields must match, for a Protocol or a type alias the name must exist.
 
 from __future__ import annotations
 
-import enum
 import importlib
-import inspect
 import types
-from typing import Any
 
 import pytest
 
 optax = pytest.importorskip("optax")
+
+from tests.optax_parity import signature_problem  # noqa: E402
 
 NAMESPACES = (
     "optax",
@@ -47,8 +46,6 @@ _PARALLEL = "built in parallel (issue 15/16)"
 # Namespaces and names other engineers are building now; the lead removes each entry as
 # its branch merges (test_pending_entries_are_still_missing fails on a stale entry).
 PENDING: dict[str, str] = {
-    # namespaces (each key also covers the top-level name, e.g. ``optax.contrib``)
-    "optax.contrib": _PARALLEL,
     # existing gradtx names whose signature or state differs from Optax's (state
     # structures and existing signatures are another engineer's part of issue 15/16)
     "optax.MultiSteps": _PARALLEL + ": accumulator_dtype defaults to None, Optax: float32",
@@ -76,78 +73,6 @@ def _public_names(module) -> list[str]:
     return out
 
 
-def _same_default(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if hasattr(a, "init") and hasattr(b, "init") and hasattr(a, "update"):
-        # A transform as a default (lbfgs's linesearch): the same factory built it.
-        return all(
-            getattr(getattr(a, f), "__qualname__", a) == getattr(getattr(b, f), "__qualname__", b)
-            for f in ("init", "update")
-        )
-    if isinstance(a, enum.Enum) and isinstance(b, enum.Enum):
-        # An enum default (microbatching.AccumulationType.MEAN): the same member name of
-        # a class of the same name.
-        return (type(a).__name__, a.name) == (type(b).__name__, b.name)
-    if hasattr(a, "__dict__") and not vars(a) and not hasattr(a, "__name__"):
-        # A stateless object (perturbations.Gumbel()): an instance of a class of that name.
-        return type(a).__name__ == type(b).__name__ and not vars(b)
-    if callable(a) and callable(b) and not inspect.isclass(a):
-        return getattr(a, "__name__", None) == getattr(b, "__name__", None)
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 (arrays, exotic objects)
-        return repr(a) == repr(b)
-
-
-def _name(p: inspect.Parameter) -> str:
-    """A parameter's name as callers see it (``*args``/``**kwargs`` cannot be named)."""
-    if p.kind is inspect.Parameter.VAR_POSITIONAL:
-        return "*"
-    if p.kind is inspect.Parameter.VAR_KEYWORD:
-        return "**"
-    return p.name
-
-
-def _signature_problem(ours: Any, theirs: Any) -> str | None:
-    """Why ``ours`` does not have ``theirs``'s signature, or ``None``."""
-    if isinstance(theirs, types.ModuleType):
-        return None if isinstance(ours, types.ModuleType) else "is not a module"
-    if inspect.isclass(theirs):
-        if hasattr(theirs, "_fields"):
-            fields = getattr(ours, "_fields", None)
-            return None if fields == theirs._fields else f"fields {fields} != {theirs._fields}"
-        if getattr(theirs, "_is_protocol", False) or not callable(ours):
-            return None
-    if not callable(theirs) or getattr(theirs, "__module__", "") == "typing":
-        return None
-    try:
-        theirs_sig = inspect.signature(theirs)
-    except (TypeError, ValueError):
-        return None
-    try:
-        ours_sig = inspect.signature(ours)
-    except (TypeError, ValueError):
-        return "has no signature"
-    o, t = list(ours_sig.parameters.values()), list(theirs_sig.parameters.values())
-    if [_name(p) for p in o[: len(t)]] != [_name(p) for p in t]:
-        return f"parameters {[p.name for p in o]} != {[p.name for p in t]}"
-    for po, pt in zip(o, t, strict=False):
-        if po.kind != pt.kind:
-            return f"{pt.name} is {po.kind.description}, Optax: {pt.kind.description}"
-        if (po.default is inspect.Parameter.empty) != (pt.default is inspect.Parameter.empty):
-            return f"{pt.name}: default {po.default!r}, Optax: {pt.default!r}"
-        if pt.default is not inspect.Parameter.empty and not _same_default(po.default, pt.default):
-            return f"{pt.name}: default {po.default!r}, Optax: {pt.default!r}"
-    for extra in o[len(t) :]:
-        if extra.default is inspect.Parameter.empty and extra.kind not in (
-            inspect.Parameter.VAR_KEYWORD,
-            inspect.Parameter.VAR_POSITIONAL,
-        ):
-            return f"extra parameter {extra.name} has no default"
-    return None
-
-
 def _problems(namespace: str) -> dict[str, str]:
     theirs_mod = importlib.import_module(namespace)
     try:
@@ -162,7 +87,7 @@ def _problems(namespace: str) -> dict[str, str]:
         if not hasattr(ours_mod, name):
             out[path] = "missing"
             continue
-        problem = _signature_problem(getattr(ours_mod, name), getattr(theirs_mod, name))
+        problem = signature_problem(getattr(ours_mod, name), getattr(theirs_mod, name))
         if problem:
             out[path] = problem
     return out
@@ -191,7 +116,7 @@ def test_pending_entries_are_still_missing():
         namespace, name = path.rsplit(".", 1)
         ours_mod = _gradtx_module(namespace)
         theirs = getattr(importlib.import_module(namespace), name)
-        if hasattr(ours_mod, name) and _signature_problem(getattr(ours_mod, name), theirs) is None:
+        if hasattr(ours_mod, name) and signature_problem(getattr(ours_mod, name), theirs) is None:
             stale.append(path)
     assert not stale, f"remove from PENDING: {stale}"
 
@@ -204,9 +129,9 @@ def test_exclusions_name_real_optax_names():
 
 
 def test_the_signature_check_can_fail():
-    assert _signature_problem(lambda a, b=1: 0, lambda a, b=2: 0)
-    assert _signature_problem(lambda b, a: 0, lambda a, b: 0)
-    assert _signature_problem(lambda a, c: 0, lambda a: 0)  # an extra parameter needs a default
-    assert _signature_problem(lambda a, b: 0, lambda a, *, b: 0)  # kinds differ
-    assert _signature_problem(lambda a, *, c=1: 0, lambda a: 0) is None
-    assert _signature_problem(lambda *xs: 0, lambda *args: 0) is None
+    assert signature_problem(lambda a, b=1: 0, lambda a, b=2: 0)
+    assert signature_problem(lambda b, a: 0, lambda a, b: 0)
+    assert signature_problem(lambda a, c: 0, lambda a: 0)  # an extra parameter needs a default
+    assert signature_problem(lambda a, b: 0, lambda a, *, b: 0)  # kinds differ
+    assert signature_problem(lambda a, *, c=1: 0, lambda a: 0) is None
+    assert signature_problem(lambda *xs: 0, lambda *args: 0) is None

@@ -51,12 +51,10 @@ def structure(tree, path="state"):
 
 
 def _optax_name(entry):
-    """The Optax name whose gradtx object is the entry's factory (prefix of its name)."""
-    parts = entry.name.split("_")
-    for k in range(len(parts), 0, -1):
-        name = "_".join(parts[:k])
-        if hasattr(optax, name) and getattr(gradtx, name, None) is entry.factory:
-            return name
+    """The entry's top-level Optax name, when the entry's factory is gradtx's object of it."""
+    name = entry.optax
+    if name and "." not in name and getattr(gradtx, name, None) is entry.factory:
+        return name
     return None
 
 

@@ -120,22 +120,6 @@ def test_parity_cases_cover_every_optimizer():
     assert {name for name, _ in PARITY} == set(NAMES)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_signature_matches_optax(name):
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    # Beyond Optax, only a trailing keyword-only ``nu_dtype=None`` (issue 7).
-    if "nu_dtype" in ours and "nu_dtype" not in theirs:
-        assert list(ours)[-1] == "nu_dtype"
-        assert ours["nu_dtype"].kind == inspect.Parameter.KEYWORD_ONLY
-        assert ours["nu_dtype"].default is None
-        ours = {arg: p for arg, p in ours.items() if arg != "nu_dtype"}
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].default == p.default, arg
-        assert ours[arg].kind == p.kind, arg
-
-
 def test_public_names():
     for name in NAMES:
         assert name in gradtx.__all__ and name in gradtx.optimizers.__all__

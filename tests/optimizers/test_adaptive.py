@@ -21,7 +21,6 @@ from tests.optax_parity import (
     assert_optax_parity,
     first_of_each_name,
 )
-from tests.optax_parity import assert_same_signature as _assert_same_signature
 from tests.optax_parity import schedule as _schedule
 
 
@@ -120,11 +119,6 @@ def test_optax_parity(name, kwargs, eager):
         rtol=2e-6,
         eager=eager,
     )
-
-
-@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adadelta", "adafactor"])
-def test_signatures_match_optax(name):
-    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_adadelta_without_learning_rate_descends():

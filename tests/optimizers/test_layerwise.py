@@ -17,7 +17,7 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity, assert_same_signature, schedule
+from tests.optax_parity import assert_optax_parity, schedule
 
 
 def _not_vector(tree):
@@ -77,11 +77,6 @@ def test_optax_parity(name, kwargs, eager):
     assert_optax_parity(
         getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), eager=eager
     )
-
-
-@pytest.mark.parametrize("name", ["lamb", "lars"])
-def test_signatures_match_optax(name):
-    assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_lamb_is_the_documented_chain():

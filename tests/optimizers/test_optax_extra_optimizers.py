@@ -14,7 +14,7 @@ import pytest
 
 import gradtx
 from tests.helpers import assert_trees_close, example_params
-from tests.optax_parity import assert_optax_parity, assert_same_signature, schedule, standard
+from tests.optax_parity import assert_optax_parity, schedule, standard
 
 
 def _matrix_params():
@@ -99,23 +99,6 @@ def test_polyak_sgd_matches_optax(kwargs):
         assert_trees_close(u_ours, u_theirs, rtol=2e-6, atol=1e-7)
         p_ours = gradtx.apply_updates(p_ours, u_ours)
         p_theirs = optax.apply_updates(p_theirs, u_theirs)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "rprop",
-        "sm3",
-        "fromage",
-        "polyak_sgd",
-        "optimistic_gradient_descent",
-        "optimistic_adam",
-        "optimistic_adam_v2",
-        "signum",
-    ],
-)
-def test_signature_matches_optax(name):
-    assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_fromage_is_the_papers_update():

@@ -21,7 +21,6 @@ from tests.optax_parity import (
     assert_optax_parity,
     first_of_each_name,
 )
-from tests.optax_parity import assert_same_signature as _assert_same_signature
 from tests.optax_parity import schedule as _schedule
 
 PARITY = [
@@ -45,11 +44,6 @@ def test_optax_parity(name, kwargs, eager):
     assert_optax_parity(
         getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), eager=eager
     )
-
-
-@pytest.mark.parametrize("name", ["sgd", "sign_sgd", "noisy_sgd"])
-def test_signatures_match_optax(name):
-    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_sgd_is_the_documented_chain():

@@ -377,21 +377,6 @@ def test_bfloat16_first_moment_against_optax(name):
         assert np.mean(np.abs(flat(ours) - flat(theirs))) < 1e-2
 
 
-def test_signatures_extend_optax():
-    """Optax's positional order and defaults; anything extra is keyword-only."""
-    import inspect
-
-    for name, factory in FACTORIES.items():
-        ours = inspect.signature(factory).parameters
-        theirs = inspect.signature(getattr(optax, name)).parameters
-        assert list(ours)[: len(theirs)] == list(theirs), name
-        for arg, p in theirs.items():
-            assert ours[arg].default == p.default, (name, arg)
-            assert ours[arg].kind == p.kind, (name, arg)
-        for arg in list(ours)[len(theirs) :]:
-            assert ours[arg].kind is inspect.Parameter.KEYWORD_ONLY, (name, arg)
-
-
 # --- jit / eager, dtypes, trees -----------------------------------------------------
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -247,15 +245,3 @@ def test_noise_float64_and_empty_trees(x64):
 def test_noise_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gradtx.add_noise(**kwargs)
-
-
-@pytest.mark.parametrize("name", ["add_decayed_weights", "add_noise"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg

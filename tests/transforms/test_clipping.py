@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -255,27 +253,6 @@ def test_traced_bounds_are_accepted():
     assert u1.dtype == u2.dtype == u3.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(u1, np.float32), [1.0, -1.0])
     np.testing.assert_allclose(np.asarray(u2, np.float32), [0.6, -0.8], rtol=1e-2)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "clip",
-        "clip_by_global_norm",
-        "clip_by_block_rms",
-        "adaptive_grad_clip",
-        "per_example_global_norm_clip",
-    ],
-)
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg
 
 
 def test_per_example_global_norm_clip_of_an_integer_leaf_is_a_float_as_optax():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -124,15 +122,3 @@ def test_zero_nans_tree_mismatch():
     tx = gradtx.zero_nans()
     with pytest.raises(gradtx.TreeMismatchError):
         tx.update({"a": jnp.ones(2)}, tx.init({"b": jnp.ones(2)}))
-
-
-@pytest.mark.parametrize("name", ["centralize", "zero_nans", "keep_params_nonnegative"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg

@@ -3,8 +3,6 @@ shapes, dtypes, trees and validation."""
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -180,15 +178,3 @@ def test_tree_mismatch_is_reported():
 def test_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
         gradtx.scale_by_factored_rms(**kwargs)
-
-
-@pytest.mark.parametrize("name", ["scale_by_factored_rms"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg

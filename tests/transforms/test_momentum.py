@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -193,15 +191,3 @@ def test_traced_decay_is_accepted():
         return tx.update(g, tx.init(g))[0]
 
     np.testing.assert_allclose(step(jnp.asarray(0.5), jnp.ones(2)), 1.5, rtol=1e-6)  # g + mu g
-
-
-@pytest.mark.parametrize("name", ["trace", "ema"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg

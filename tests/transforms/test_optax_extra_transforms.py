@@ -18,7 +18,7 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity, assert_same_signature, standard
+from tests.optax_parity import assert_optax_parity, standard
 
 
 def _matrix_params():
@@ -250,28 +250,6 @@ def test_polyak_matches_optax(kwargs):
             u_theirs, s_theirs = step_theirs(g, s_theirs, p_theirs, value=value)
         assert_trees_close(u_ours, u_theirs, rtol=1e-6)
         p_ours = p_theirs = jax.tree.map(lambda p, u: p - 0.1 * u, p_ours, u_ours)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "scale_by_rprop",
-        "scale_by_sm3",
-        "scale_by_polyak",
-        "scale_by_optimistic_gradient",
-        "scale_by_distance_over_gradients",
-        "normalize_by_update_norm",
-        "scale_by_param_block_norm",
-        "scale_by_param_block_rms",
-        "per_example_layer_norm_clip",
-        "unitwise_norm",
-        "unitwise_clip",
-    ],
-)
-def test_signature_matches_optax(name):
-    assert_same_signature(
-        getattr(gradtx, name), getattr(optax, name, None) or getattr(optax.transforms, name)
-    )
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,6 @@ dtypes, trees and validation."""
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -256,20 +254,6 @@ def test_tree_mismatch_is_reported(factory):
 def test_validation(call, match):
     with pytest.raises(ValueError, match=match):
         call()
-
-
-@pytest.mark.parametrize(
-    "name", ["scale_by_rms", "scale_by_stddev", "scale_by_rss", "scale_by_adadelta"]
-)
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg
 
 
 TRACED = [

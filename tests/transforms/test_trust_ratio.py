@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -121,15 +119,3 @@ def test_params_are_required():
 def test_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gradtx.scale_by_trust_ratio(**kwargs)
-
-
-@pytest.mark.parametrize("name", ["scale_by_trust_ratio"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg
