@@ -55,6 +55,31 @@ def example_params(dtype=jnp.float32) -> dict[str, Any]:
     }
 
 
+def schedule(count):
+    """A decaying step size (written so it also runs under strict promotion)."""
+    return 0.1 / (1.0 + 0.1 * count.astype(jnp.float32))
+
+
+def not_vector(tree):
+    """Mask function: true for every leaf that is not 1-D."""
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+def no_scalar_params():
+    """Two matrices and a 3-D leaf, no scalar (Optax's SM3 cannot take one)."""
+    params = example_params()
+    return {"dense": params["dense"], "cube": jnp.linspace(0.1, 1.0, 24).reshape(2, 3, 4)}
+
+
+def tensor_params():
+    """Factorable leaves (a 6x4 matrix, a 3x4x5 tensor), a vector and a scalar."""
+    return {
+        "dense": {"w": jnp.linspace(-1.0, 1.0, 24).reshape(6, 4), "b": jnp.full((4,), 0.1)},
+        "conv": jnp.linspace(-0.5, 0.5, 60).reshape(3, 4, 5),
+        "scalar": jnp.asarray(0.5),
+    }
+
+
 def gradient_sequence(params: Any, steps: int, seed: int = 0) -> list[Any]:
     """Deterministic pseudo-random gradients shaped like ``params`` (same dtypes)."""
     rng = np.random.default_rng(seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import inspect
 import types
+import warnings
 from typing import Any
 
 import chex
@@ -42,7 +43,8 @@ def _stack(trees):
 
 def _jitted_trajectories(txs, params, grads, extra):
     """The updates of each transform over ``grads`` (stacked on axis 0), params following
-    its own updates; all runs are one ``lax.scan`` each inside a single compiled call."""
+    its own updates, and its final state; all runs are one ``lax.scan`` each inside a
+    single compiled call."""
 
     def trajectory(tx, params, stacked):
         def step(carry, g):
@@ -50,7 +52,8 @@ def _jitted_trajectories(txs, params, grads, extra):
             u, state = tx.update(g, state, p, **(extra(p) if extra else {}))
             return (jax.tree.map(lambda x, d: x + d.astype(x.dtype), p, u), state), u
 
-        return jax.lax.scan(step, (params, tx.init(params)), stacked)[1]
+        (_, state), updates = jax.lax.scan(step, (params, tx.init(params)), stacked)
+        return updates, state
 
     run = jax.jit(lambda p, gs: [trajectory(tx, p, gs) for tx in txs])
     return run(params, _stack(grads))
@@ -81,15 +84,21 @@ def assert_optax_parity(
     the suite's strict promotion, Optax under standard promotion. ``extra(params)`` gives
     the extra update arguments (``value=`` ...). With ``eager``, the gradtx updates are
     also computed op by op and compared with Optax's jitted ones; XLA fuses differently
-    there, so tiny elements get ``rtol`` of the largest update as atol."""
+    there, so tiny elements get ``rtol`` of the largest update as atol.
+
+    Returns the two final states ``(gradtx's, Optax's)``.
+    """
     params = example_params() if params is None else params
     grads = gradient_sequence(params, steps, seed=seed) if grads is None else grads
-    ours_u, theirs_u = _jitted_trajectories([ours, standard(theirs)], params, grads, extra)
+    (ours_u, ours_s), (theirs_u, theirs_s) = _jitted_trajectories(
+        [ours, standard(theirs)], params, grads, extra
+    )
     assert_close(ours_u, theirs_u, rtol=rtol, atol=atol)
     if eager:
         ours_u = _stack(run_updates(ours, params, grads, jit=False, extra=extra)[0])
         scale = max((float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(theirs_u)), default=0.0)
         assert_close(ours_u, theirs_u, rtol=rtol, atol=max(atol, rtol * scale))
+    return ours_s, theirs_s
 
 
 def build(lib: types.ModuleType, entry, case):
@@ -97,12 +106,11 @@ def build(lib: types.ModuleType, entry, case):
     the factory at ``entry.optax`` called with the case's arguments, then ``case.wrap``."""
     args = case.args(lib) if callable(case.args) else case.args
     kwargs = case.kwargs(lib) if callable(case.kwargs) else case.kwargs
-    tx = resolve(lib, entry.optax)(*args, **kwargs)
+    with warnings.catch_warnings():
+        # Optax's deprecated names (optimistic_adam) are compared all the same.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tx = resolve(lib, entry.optax)(*args, **kwargs)
     return case.wrap(lib, tx) if case.wrap else tx
-
-
-def schedule(count):
-    return 0.1 / (1.0 + 0.1 * count.astype(jnp.float32))
 
 
 # --- signatures -------------------------------------------------------------------------

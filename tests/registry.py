@@ -26,6 +26,7 @@ class Parity(NamedTuple):
       id: the case's test id (the entry's Optax path is prefixed).
       params: a function returning the parameters (``example_params()`` when ``None``).
       steps, rtol, atol: the trajectory length and the tolerances.
+      seed: the seed of the gradient sequence.
       eager: also compare gradtx's op-by-op updates with Optax's jitted ones.
       wrap: ``wrap(lib, tx)`` returns the transform that is compared (e.g. chained behind
         ``lib.scale(-0.3)``); ``None`` compares ``tx`` itself.
@@ -38,6 +39,7 @@ class Parity(NamedTuple):
     steps: int = 30
     rtol: float = 1e-6
     atol: float = 0.0
+    seed: int = 1
     eager: bool = False
     wrap: Callable[[Any, Any], Any] | None = None
 
@@ -75,6 +77,18 @@ class Entry(NamedTuple):
     supports_bf16: bool = True
     optax: str | None = None
     parity: tuple[Parity, ...] = ()
+
+
+def with_parity(entries: list[Entry], cases: dict[str, tuple[Parity, ...]]) -> list[Entry]:
+    """``entries`` with the named ones given their Optax parity cases (``Entry.parity``)."""
+    unknown = set(cases) - {e.name for e in entries}
+    assert not unknown, f"parity cases for unknown entries: {sorted(unknown)}"
+    return [e._replace(parity=e.parity + cases[e.name]) if e.name in cases else e for e in entries]
+
+
+def first_eager(cases: list[Parity]) -> tuple[Parity, ...]:
+    """The cases with the first one also compared op by op (``eager``)."""
+    return tuple(c._replace(eager=c.eager or i == 0) for i, c in enumerate(cases))
 
 
 def _gather() -> list[Entry]:
@@ -115,3 +129,22 @@ def _gather() -> list[Entry]:
 
 
 ENTRIES: list[Entry] = _gather()
+
+# A few entries of different kinds (an alias, a transform, a combinator, a wrapper, a
+# class, a loss-reading line search, a contrib optimizer). In the developer loop
+# (``pytest -m "not slow"``) the registry-driven tests run on these only; CI runs every
+# entry (README, "Tests").
+QUICK: frozenset[str] = frozenset(
+    {"sgd", "adam", "scale_by_adam", "chain", "masked", "MultiSteps", "lbfgs", "contrib.muon"}
+)
+
+
+def sample(entries: list[Entry]) -> list[Any]:
+    """``entries`` as ``pytest.param``s with their names as ids, marked ``slow`` unless in
+    ``QUICK``."""
+    import pytest
+
+    return [
+        pytest.param(e, id=e.name, marks=() if e.name in QUICK else pytest.mark.slow)
+        for e in entries
+    ]

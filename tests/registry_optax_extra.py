@@ -4,10 +4,12 @@ conditional wrappers, selective_transform and Optax's measurement transforms."""
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 
 import gradtx
-from tests.registry import Entry
+from tests.helpers import no_scalar_params, schedule
+from tests.registry import Entry, Parity, with_parity
 
 
 def optimistic_adam(**kwargs):
@@ -160,3 +162,78 @@ ENTRIES: list[Entry] = [
         optax="monitor",
     ),
 ]
+
+
+def _rank_promoting(lib, tx):
+    """Optax's DoG multiplies by a (1,)-shaped step (rank promotion), which turns a scalar
+    leaf's update into shape (1,): compared on matrices, Optax run with rank promotion on."""
+    if lib is gradtx:
+        return tx
+
+    def update(updates, state, params=None):
+        with jax.numpy_rank_promotion("allow"):
+            return tx.update(updates, state, params)
+
+    return lib.GradientTransformation(tx.init, update)
+
+
+def _transforms(*cases, params=None, wrap=None):
+    return tuple(Parity(kwargs, params=params, rtol=2e-6, wrap=wrap) for kwargs in cases)
+
+
+def _optimizers(*cases, params=None):
+    return tuple(Parity(kwargs, params=params, rtol=2e-6, atol=1e-7) for kwargs in cases)
+
+
+ENTRIES = with_parity(
+    ENTRIES,
+    {
+        "scale_by_rprop": _transforms(
+            {"learning_rate": 0.01},
+            {
+                "learning_rate": 0.1,
+                "eta_minus": 0.3,
+                "eta_plus": 1.5,
+                "min_step_size": 1e-3,
+                "max_step_size": 0.4,
+            },
+        ),
+        "scale_by_sm3": _transforms(
+            {}, {"b1": 0.5, "b2": 0.95, "eps": 1e-4}, params=no_scalar_params
+        ),
+        "scale_by_optimistic_gradient": _transforms({}, {"alpha": 0.3, "beta": 1.7}),
+        "scale_by_distance_over_gradients": _transforms(
+            {},
+            {"reps_rel": 1e-2, "eps": 1e-4, "global_scale": 3.0},
+            params=no_scalar_params,
+            wrap=_rank_promoting,
+        ),
+        "normalize_by_update_norm": _transforms({}, {"scale_factor": 0.3, "eps": 1e-2}),
+        "scale_by_param_block_norm": _transforms({}, {"min_scale": 0.7}),
+        "scale_by_param_block_rms": _transforms({}, {"min_scale": 0.7}),
+        "rprop": _optimizers(
+            {"learning_rate": 0.01},
+            {"learning_rate": 0.05, "eta_minus": 0.2, "eta_plus": 1.4, "max_step_size": 0.3},
+        ),
+        "sm3": _optimizers(
+            {"learning_rate": 0.1}, {"learning_rate": 0.3, "momentum": 0.5}, params=no_scalar_params
+        ),
+        "fromage": _optimizers(
+            {"learning_rate": 0.1},
+            {"learning_rate": 0.02, "min_norm": 0.5},
+            {"learning_rate": schedule},
+        ),
+        "optimistic_gradient_descent": _optimizers(
+            {"learning_rate": 0.1}, {"learning_rate": schedule, "alpha": 0.5, "beta": 2.0}
+        ),
+        "optimistic_adam": _optimizers(
+            {"learning_rate": 0.1},
+            {"learning_rate": 0.05, "optimism": 0.2, "b1": 0.8, "eps": 1e-4, "nesterov": False},
+        ),
+        "optimistic_adam_v2": _optimizers(
+            {"learning_rate": 0.1},
+            {"learning_rate": schedule, "alpha": 0.7, "beta": 0.4, "b2": 0.99, "eps_root": 1e-6},
+        ),
+        "signum": _optimizers({"learning_rate": 0.1}, {"learning_rate": schedule, "beta": 0.5}),
+    },
+)

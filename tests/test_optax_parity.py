@@ -22,7 +22,9 @@ import gradtx  # noqa: E402
 from tests.api_walk import public_api, resolve  # noqa: E402
 from tests.compat.test_api_walk import PENDING  # noqa: E402
 from tests.optax_parity import assert_optax_parity, build, signature_problem  # noqa: E402
-from tests.registry import ENTRIES  # noqa: E402
+from tests.registry import ENTRIES, QUICK  # noqa: E402
+
+slow = pytest.mark.slow
 
 OPTAX_PATHS = sorted({e.optax for e in ENTRIES if e.optax})
 
@@ -86,14 +88,12 @@ def test_optax_names_are_optax_paths_of_the_entries():
 CASES = [(e, case) for e in ENTRIES for case in e.parity]
 
 
-def _id(entry, case, i):
-    return f"{entry.optax}-{case.id or i}"
-
-
 @pytest.mark.parametrize(
     "entry,case",
-    CASES,
-    ids=[_id(e, c, i) for i, (e, c) in enumerate(CASES)],
+    [
+        pytest.param(e, c, id=f"{e.optax}-{c.id or i}", marks=() if e.name in QUICK else slow)
+        for i, (e, c) in enumerate(CASES)
+    ],
 )
 def test_matches_optax(entry, case):
     assert_optax_parity(
@@ -104,6 +104,7 @@ def test_matches_optax(entry, case):
         rtol=case.rtol,
         atol=case.atol,
         eager=case.eager,
+        seed=case.seed,
     )
 
 

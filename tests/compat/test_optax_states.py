@@ -21,6 +21,9 @@ from tests.registry import ENTRIES
 optax = pytest.importorskip("optax", reason="optax is in the [test] extra")
 serialization = pytest.importorskip("flax.serialization", reason="flax is in the [test] extra")
 
+# Slow (CI runs it): the init state of every registry entry against Optax's.
+pytestmark = pytest.mark.slow
+
 
 def _params():
     return {"w": jnp.ones((3, 2)), "b": jnp.zeros((2,)), "s": jnp.asarray(0.5)}

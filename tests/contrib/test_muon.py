@@ -11,8 +11,8 @@ import pytest
 
 import gradtx
 from tests.contrib._common import matrix_params, state_structure
-from tests.helpers import gradient_sequence
-from tests.optax_parity import assert_optax_parity, schedule
+from tests.helpers import gradient_sequence, schedule
+from tests.optax_parity import assert_optax_parity
 
 contrib = gradtx.contrib
 

@@ -11,8 +11,8 @@ import pytest
 
 import gradtx
 from tests.contrib._common import state_structure
-from tests.helpers import example_params, gradient_sequence
-from tests.optax_parity import assert_optax_parity, schedule
+from tests.helpers import example_params, gradient_sequence, schedule
+from tests.optax_parity import assert_optax_parity
 
 contrib = gradtx.contrib
 

@@ -27,8 +27,12 @@ import pytest
 
 import gradtx
 from gradtx import second_order
+from tests.api_walk import kind, public_api
 from tests.registry import ENTRIES, Entry
 from tests.test_contract import _extra
+
+# Slow (CI runs it): every public factory and registry entry fed bad input.
+pytestmark = pytest.mark.slow
 
 NAN = math.nan
 INF = math.inf
@@ -403,17 +407,18 @@ def test_negative_learning_rate_is_allowed():
 
 
 def _public_factories() -> dict[str, Any]:
+    """The top-level and ``second_order`` factories (of a transform, of any kind, or of a
+    schedule) that take a hyperparameter, from the shared API walk."""
     out: dict[str, Any] = {}
-    for module in (gradtx, second_order):
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if not (inspect.isfunction(obj) or name == "MultiSteps"):
-                continue
-            target = obj.__init__ if inspect.isclass(obj) else obj
-            ret = str(inspect.signature(target).return_annotation)
-            is_factory = "GradientTransformation" in ret or "Schedule" in ret
-            if (is_factory or name == "MultiSteps") and len(inspect.signature(obj).parameters):
-                out[name] = obj
+    for path, obj in public_api().items():
+        namespace, _, name = path.rpartition(".")
+        if namespace not in ("", "second_order") or not callable(obj):
+            continue
+        schedule = kind(obj) == "function" and "Schedule" in str(
+            inspect.signature(obj).return_annotation
+        )
+        if (kind(obj) == "transform" or schedule) and inspect.signature(obj).parameters:
+            out[name] = obj
     return out
 
 

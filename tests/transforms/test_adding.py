@@ -15,7 +15,6 @@ from tests.helpers import (
     example_params,
     gradient_sequence,
 )
-from tests.optax_parity import assert_optax_parity
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -115,24 +114,6 @@ def test_decay_needs_params():
         tx.update(_grads(), tx.init(_params()))
 
 
-DECAY_PARITY = [
-    {"weight_decay": 0.05},
-    {"weight_decay": lambda c: 0.1 / (1.0 + c.astype(jnp.float32))},
-    {"weight_decay": 0.2, "mask": lambda p: jax.tree.map(lambda x: jnp.ndim(x) != 1, p)},
-    {"weight_decay": 0.2, "mask": {"dense": False, "scalar": True}},
-]
-
-
-@pytest.mark.parametrize("kwargs", DECAY_PARITY, ids=["constant", "schedule", "fn-mask", "prefix"])
-def test_decay_optax_parity(kwargs):
-    assert_optax_parity(
-        gradtx.add_decayed_weights(**kwargs),
-        optax.add_decayed_weights(**kwargs),
-        _params(),
-        eager=True,
-    )
-
-
 @pytest.mark.parametrize("g_dtype,p_dtype", [("bfloat16", "bfloat16"), ("bfloat16", "float32")])
 def test_decay_keeps_the_gradient_dtype(g_dtype, p_dtype):
     params = example_params(jnp.dtype(p_dtype))
@@ -168,14 +149,6 @@ def test_decay_validation(kwargs, error, match):
 
 
 # --- add_noise -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("eta,gamma", [(0.01, 0.55), (0.3, 1.0)])
-def test_noise_optax_parity(eta, gamma):
-    key = jax.random.key(7)
-    assert_optax_parity(
-        gradtx.add_noise(eta, gamma, key), optax.add_noise(eta, gamma, key), eager=eta == 0.01
-    )
 
 
 def test_noise_variance_anneals():

@@ -15,7 +15,6 @@ from tests.helpers import (
     example_params,
     gradient_sequence,
 )
-from tests.optax_parity import assert_optax_parity, first_of_each_name
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -166,28 +165,6 @@ def test_per_example_global_norm_clip_checks_the_batch_axis():
 
 
 # --- shared ------------------------------------------------------------------------
-
-PARITY = [
-    ("clip", {"max_delta": 0.7}),
-    ("clip_by_global_norm", {"max_norm": 2.0}),
-    ("clip_by_block_rms", {"threshold": 0.8}),
-    ("adaptive_grad_clip", {"clipping": 0.2}),
-    ("adaptive_grad_clip", {"clipping": 0.05, "eps": 0.1, "axis": 1}),
-]
-
-
-@pytest.mark.parametrize(
-    "name,kwargs,eager",
-    [(n, k, e) for (n, k), e in zip(PARITY, first_of_each_name(PARITY), strict=True)],
-    ids=[f"{n}-{k}" for n, k in PARITY],
-)
-def test_optax_parity(name, kwargs, eager):
-    params = example_params()
-    if kwargs.get("axis") == 1:
-        params = {"w": params["dense"]["w"], "m": jnp.full((4, 5), 0.3)}
-    assert_optax_parity(
-        getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), params, eager=eager
-    )
 
 
 FACTORIES = [

@@ -15,7 +15,6 @@ from tests.helpers import (
     example_params,
     gradient_sequence,
 )
-from tests.optax_parity import assert_optax_parity
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -63,21 +62,6 @@ def test_keep_params_nonnegative_needs_params():
     tx = gradtx.keep_params_nonnegative()
     with pytest.raises(ValueError, match=r"keep_params_nonnegative: update\(\) needs params"):
         tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
-
-
-def _nonnegative_params():
-    return jax.tree.map(jnp.abs, example_params())
-
-
-@pytest.mark.parametrize("name", ["centralize", "zero_nans", "keep_params_nonnegative"])
-def test_optax_parity(name):
-    params = _nonnegative_params() if name == "keep_params_nonnegative" else example_params()
-    ours, theirs = getattr(gradtx, name)(), getattr(optax, name)()
-    if name == "keep_params_nonnegative":  # it sees the final step: put a learning rate first
-        ours = gradtx.chain(gradtx.scale(-0.3), ours)
-        theirs = optax.chain(optax.scale(-0.3), theirs)
-    atol = 1e-7 if name == "centralize" else 0.0
-    assert_optax_parity(ours, theirs, params, atol=atol, eager=True)
 
 
 def test_zero_nans_parity_with_nans():

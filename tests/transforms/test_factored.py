@@ -15,7 +15,6 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -94,32 +93,6 @@ def _tree_with_tensors():
         "conv": jnp.linspace(-0.5, 0.5, 60).reshape(3, 4, 5),
         "scalar": jnp.asarray(0.5),
     }
-
-
-PARITY = [
-    {},
-    {"min_dim_size_to_factor": 3},
-    {"min_dim_size_to_factor": 4, "decay_rate": 0.5, "epsilon": 1e-20},
-    {"min_dim_size_to_factor": 3, "step_offset": 2},
-    {"min_dim_size_to_factor": 3, "factored": False},
-    {
-        "min_dim_size_to_factor": 3,
-        "decay_rate_fn": lambda step, rate: jnp.minimum(
-            1.0 - (step + 1).astype(jnp.float32) ** -rate, 0.9
-        ),
-    },
-]
-
-
-@pytest.mark.parametrize("kwargs", PARITY, ids=[str(sorted(k)) for k in PARITY])
-def test_optax_parity(kwargs):
-    assert_optax_parity(
-        gradtx.scale_by_factored_rms(**kwargs),
-        optax.scale_by_factored_rms(**kwargs),
-        params=_tree_with_tensors(),
-        rtol=2e-6,
-        eager=kwargs is PARITY[1],
-    )
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import gradtx
@@ -15,7 +14,6 @@ from tests.helpers import (
     example_params,
     gradient_sequence,
 )
-from tests.optax_parity import assert_optax_parity
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -64,18 +62,6 @@ def test_zero_norms_leave_the_update_unchanged():
     np.testing.assert_array_equal(np.asarray(u["zero_grad"]), [0.0, 0.0, 0.0])
     g = jax.grad(lambda x: jnp.sum(tx.update(x, tx.init(params), params)[0]["zero_grad"]))(grads)
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(g))
-
-
-PARITY = [{}, {"trust_coefficient": 0.02, "eps": 1e-4}, {"min_norm": 0.5, "trust_coefficient": 2.0}]
-
-
-@pytest.mark.parametrize("kwargs", PARITY, ids=[str(sorted(k)) for k in PARITY])
-def test_optax_parity(kwargs):
-    assert_optax_parity(
-        gradtx.scale_by_trust_ratio(**kwargs),
-        optax.scale_by_trust_ratio(**kwargs),
-        eager=kwargs is PARITY[0],
-    )
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
