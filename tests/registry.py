@@ -64,6 +64,9 @@ class Entry(NamedTuple):
         same path; tests/test_optax_parity.py compares the two signatures.
       parity: Optax parity cases: each builds the transform at ``optax``'s path on gradtx
         and on Optax and compares their updates (tests/test_optax_parity.py).
+      bad: certainly wrong ``(argument, value)`` pairs: each, added to ``kwargs``, must
+        raise a ``ValueError`` naming ``factory(argument=value)`` and the rule
+        (tests/reliability/test_bad_input.py; the table ``BAD`` there holds the others).
     """
 
     name: str
@@ -77,6 +80,7 @@ class Entry(NamedTuple):
     supports_bf16: bool = True
     optax: str | None = None
     parity: tuple[Parity, ...] = ()
+    bad: tuple[tuple[str, Any], ...] = ()
 
 
 def with_parity(entries: list[Entry], cases: dict[str, tuple[Parity, ...]]) -> list[Entry]:

@@ -1,5 +1,7 @@
 """Registry entries for gradtx.optimizers (see tests/registry.py)."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -24,7 +26,12 @@ ENTRIES: list[Entry] = [
         optax="sgd",
     ),
     Entry(
-        "sign_sgd", gradtx.sign_sgd, {"learning_rate": 0.01}, is_optimizer=True, optax="sign_sgd"
+        "sign_sgd",
+        gradtx.sign_sgd,
+        {"learning_rate": 0.01},
+        is_optimizer=True,
+        optax="sign_sgd",
+        bad=(("learning_rate", math.nan),),
     ),
     Entry(
         "noisy_sgd",
