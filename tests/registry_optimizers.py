@@ -6,14 +6,8 @@ import jax
 import jax.numpy as jnp
 
 import gradtx
-from tests.helpers import schedule, tensor_params
+from tests.helpers import not_vector, schedule, tensor_params
 from tests.registry import Entry, Parity, first_eager, with_parity
-
-
-def _not_vector(tree):
-    """Mask function: true for every leaf that is not 1-D."""
-    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
-
 
 ENTRIES: list[Entry] = [
     # _sgd.py
@@ -73,7 +67,7 @@ ENTRIES: list[Entry] = [
             "min_dim_size_to_factor": 2,
             "momentum": 0.5,
             "weight_decay_rate": 1e-3,
-            "weight_decay_mask": _not_vector,
+            "weight_decay_mask": not_vector,
         },
         is_optimizer=True,
         needs_params=True,
@@ -83,7 +77,7 @@ ENTRIES: list[Entry] = [
     Entry(
         "lamb",
         gradtx.lamb,
-        {"learning_rate": 0.05, "weight_decay": 1e-3, "mask": _not_vector},
+        {"learning_rate": 0.05, "weight_decay": 1e-3, "mask": not_vector},
         is_optimizer=True,
         needs_params=True,
         optax="lamb",
@@ -103,8 +97,8 @@ ENTRIES: list[Entry] = [
             "learning_rate": 0.1,
             "weight_decay": 1e-3,
             "trust_coefficient": 0.1,
-            "weight_decay_mask": _not_vector,
-            "trust_ratio_mask": _not_vector,
+            "weight_decay_mask": not_vector,
+            "trust_ratio_mask": not_vector,
             "nesterov": True,
         },
         is_optimizer=True,
@@ -176,7 +170,7 @@ ENTRIES = with_parity(
                     "rho": 0.7,
                     "eps": 1e-4,
                     "weight_decay": 0.01,
-                    "weight_decay_mask": _not_vector,
+                    "weight_decay_mask": not_vector,
                 },
             ]
         ),
@@ -191,7 +185,7 @@ ENTRIES = with_parity(
                     "decay_offset": 1,
                     "momentum": 0.9,
                     "weight_decay_rate": 1e-3,
-                    "weight_decay_mask": _not_vector,
+                    "weight_decay_mask": not_vector,
                 },
                 {
                     "learning_rate": 0.05,
@@ -216,7 +210,7 @@ ENTRIES = with_parity(
                     "eps": 1e-4,
                     "eps_root": 1e-8,
                     "weight_decay": 0.01,
-                    "mask": _not_vector,
+                    "mask": not_vector,
                 }
             ),
             Parity(
@@ -233,10 +227,10 @@ ENTRIES = with_parity(
                 {
                     "learning_rate": schedule,
                     "weight_decay": 0.01,
-                    "weight_decay_mask": _not_vector,
+                    "weight_decay_mask": not_vector,
                     "trust_coefficient": 0.01,
                     "eps": 1e-5,
-                    "trust_ratio_mask": _not_vector,
+                    "trust_ratio_mask": not_vector,
                     "momentum": 0.8,
                     "nesterov": True,
                 }

@@ -8,11 +8,6 @@ from tests.helpers import example_params, not_vector, tensor_params
 from tests.registry import Entry, Parity, first_eager, with_parity
 
 
-def _not_vector(tree):
-    """Mask function: true for every leaf that is not 1-D."""
-    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
-
-
 def _decay_schedule(count):
     return 0.1 / (1.0 + count.astype(jnp.float32))
 
@@ -128,7 +123,7 @@ ENTRIES: list[Entry] = [
     Entry(
         "add_decayed_weights_masked_schedule",
         gradtx.add_decayed_weights,
-        {"weight_decay": _decay_schedule, "mask": _not_vector},
+        {"weight_decay": _decay_schedule, "mask": not_vector},
         needs_params=True,
         optax="add_decayed_weights",
     ),

@@ -8,12 +8,8 @@ import jax
 import jax.numpy as jnp
 
 import gradtx
+from tests.helpers import not_vector
 from tests.registry import Entry
-
-
-def _not_vector(tree):
-    """Mask / label function: true for every leaf that is not 1-D."""
-    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
 
 
 def _labels(tree):
@@ -50,7 +46,7 @@ ENTRIES: list[Entry] = [
     Entry(
         "masked",
         gradtx.masked,
-        {"inner": gradtx.scale_by_adam(), "mask": _not_vector},
+        {"inner": gradtx.scale_by_adam(), "mask": not_vector},
         optax="masked",
     ),
     Entry(
@@ -62,7 +58,7 @@ ENTRIES: list[Entry] = [
         },
         optax="multi_transform",
     ),
-    Entry("freeze", gradtx.freeze, {"mask": _not_vector}, descends=False, optax="freeze"),
+    Entry("freeze", gradtx.freeze, {"mask": not_vector}, descends=False, optax="freeze"),
     Entry("flatten", gradtx.flatten, {"inner": gradtx.scale_by_adam()}, optax="flatten"),
     Entry(
         "apply_if_finite",

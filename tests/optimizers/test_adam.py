@@ -21,6 +21,9 @@ from tests.helpers import (
     run_updates,
 )
 
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
+
 NAMES = [
     "adabelief",
     "adam",

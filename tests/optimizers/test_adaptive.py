@@ -17,6 +17,9 @@ from tests.helpers import (
     run_updates,
 )
 
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
+
 
 def _not_vector(tree):
     return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)

@@ -16,6 +16,9 @@ import gradtx
 from tests.helpers import assert_trees_close, example_params, schedule
 from tests.optax_parity import standard
 
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
+
 
 def _matrix_params():
     params = example_params()

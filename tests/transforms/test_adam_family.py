@@ -39,6 +39,9 @@ from tests.helpers import (
     run_updates,
 )
 
+# Slow (CI runs it): references and dtype checks, one compilation each.
+pytestmark = pytest.mark.slow
+
 # --- float64 NumPy references, one leaf at a time, written from the papers ----------
 # Each takes the sequence of gradients of one leaf (and, for NovoGrad, its constant
 # parameter) and returns the sequence of updates.

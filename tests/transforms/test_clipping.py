@@ -16,6 +16,9 @@ from tests.helpers import (
     gradient_sequence,
 )
 
+# Slow (CI runs it): references and dtype checks, one compilation each.
+pytestmark = pytest.mark.slow
+
 # --- float64 NumPy references -------------------------------------------------------
 
 

@@ -16,6 +16,9 @@ from tests.helpers import (
     run_updates,
 )
 
+# Slow (CI runs it): references and dtype checks, one compilation each.
+pytestmark = pytest.mark.slow
+
 # --- float64 NumPy references -------------------------------------------------------
 
 

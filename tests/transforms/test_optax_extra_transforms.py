@@ -20,6 +20,9 @@ from tests.helpers import (
 )
 from tests.optax_parity import standard
 
+# Slow (CI runs it): references and dtype checks, one compilation each.
+pytestmark = pytest.mark.slow
+
 
 def _matrix_params():
     """No scalar leaf: Optax's SM3 cannot take one."""

@@ -21,6 +21,9 @@ from tests.helpers import (
 from tests.optax_parity import assert_optax_parity
 from tests.wrappers._common import adam_chain, grads_with_nans, run_optax
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("use_grad_mean", [True, False])
 def test_multi_steps_matches_optax(use_grad_mean):

@@ -13,6 +13,9 @@ from tests.helpers import assert_trees_close, example_params, gradient_sequence,
 from tests.optax_parity import assert_optax_parity
 from tests.wrappers._common import adam_chain, grads_with_nans
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("max_errors", [2, 5])
 def test_apply_if_finite_matches_optax_with_nans(max_errors):

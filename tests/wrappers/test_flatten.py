@@ -6,11 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import gradtx
 from tests.helpers import assert_same_shapes_and_dtypes, example_params, gradient_sequence
 from tests.optax_parity import assert_optax_parity
 from tests.wrappers._common import adam_chain, grads_with_nans
+
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
 
 
 def test_flatten_matches_optax():

@@ -13,6 +13,9 @@ import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
 from tests.optax_parity import assert_optax_parity
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _every_third(step):
     return step % 3 == 0
