@@ -41,7 +41,7 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "TOOLCHAIN.md", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "TOOLCHAIN.md", "API.md", "**.ipynb_checkpoints"]
 root_doc = "index"
 
 # autodoc / napoleon: Google-style docstrings with reST ``.. math::`` blocks.

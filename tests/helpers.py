@@ -1,28 +1,27 @@
-"""Shared test helpers: tree comparison, Optax parity runs, standard problems."""
+"""Shared test helpers: tree comparison, trajectories, standard problems (the Optax
+parity harness is tests/optax_parity.py)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 
 def assert_trees_close(actual: Any, expected: Any, rtol: float = 1e-6, atol: float = 0.0, msg=""):
-    """Same structure, and every leaf close (compared in float64 NumPy)."""
-    a_leaves, a_def = jax.tree.flatten(actual)
-    e_leaves, e_def = jax.tree.flatten(expected)
+    """Same structure, and every leaf close (compared in float64 NumPy, by ``chex``)."""
+    a_def, e_def = jax.tree.structure(actual), jax.tree.structure(expected)
     assert a_def == e_def, f"{msg} structures differ:\n{a_def}\n{e_def}"
-    for i, (a, e) in enumerate(zip(a_leaves, e_leaves, strict=True)):
-        np.testing.assert_allclose(
-            np.asarray(a, np.float64),
-            np.asarray(e, np.float64),
-            rtol=rtol,
-            atol=atol,
-            err_msg=f"{msg} leaf {i}",
-        )
+    as64 = functools.partial(jax.tree.map, lambda x: np.asarray(x, np.float64))
+    try:
+        chex.assert_trees_all_close(as64(actual), as64(expected), rtol=rtol, atol=atol)
+    except AssertionError as error:
+        raise AssertionError(f"{msg} {error}") from None
 
 
 def shapes_and_dtypes(tree: Any) -> Any:
@@ -53,6 +52,31 @@ def example_params(dtype=jnp.float32) -> dict[str, Any]:
             "b": jnp.full((4,), 0.1, dtype),
         },
         "scalar": jnp.asarray(0.5, dtype),
+    }
+
+
+def schedule(count):
+    """A decaying step size (written so it also runs under strict promotion)."""
+    return 0.1 / (1.0 + 0.1 * count.astype(jnp.float32))
+
+
+def not_vector(tree):
+    """Mask function: true for every leaf that is not 1-D."""
+    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
+
+
+def no_scalar_params():
+    """Two matrices and a 3-D leaf, no scalar (Optax's SM3 cannot take one)."""
+    params = example_params()
+    return {"dense": params["dense"], "cube": jnp.linspace(0.1, 1.0, 24).reshape(2, 3, 4)}
+
+
+def tensor_params():
+    """Factorable leaves (a 6x4 matrix, a 3x4x5 tensor), a vector and a scalar."""
+    return {
+        "dense": {"w": jnp.linspace(-1.0, 1.0, 24).reshape(6, 4), "b": jnp.full((4,), 0.1)},
+        "conv": jnp.linspace(-0.5, 0.5, 60).reshape(3, 4, 5),
+        "scalar": jnp.asarray(0.5),
     }
 
 
@@ -92,28 +116,6 @@ def run_updates(
         if apply:
             params = jax.tree.map(lambda p, u: p + u.astype(p.dtype), params, updates)
     return history, params, state
-
-
-def assert_optax_parity(
-    ours,
-    theirs,
-    params: Any | None = None,
-    steps: int = 30,
-    rtol: float = 1e-6,
-    atol: float = 0.0,
-    seed: int = 0,
-    extra: Callable[[Any], dict[str, Any]] | None = None,
-    grads: list[Any] | None = None,
-):
-    """Run a gradtx transform and an Optax transform on the same gradients and compare
-    every step's updates (params follow the gradtx updates in both runs)."""
-    params = example_params() if params is None else params
-    grads = gradient_sequence(params, steps, seed) if grads is None else grads
-    ours_u, _, _ = run_updates(ours, params, grads, extra=extra)
-    # Optax runs on the same param trajectory: replay with its own updates.
-    theirs_u, _, _ = run_updates(theirs, params, grads, extra=extra)
-    for t, (a, e) in enumerate(zip(ours_u, theirs_u, strict=True)):
-        assert_trees_close(a, e, rtol=rtol, atol=atol, msg=f"step {t}:")
 
 
 def quadratic_problem(dtype=jnp.float32, condition_number: float = 10.0):

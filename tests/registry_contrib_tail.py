@@ -28,28 +28,44 @@ ENTRIES: list[Entry] = [
         "split_real_and_imaginary",
         contrib.split_real_and_imaginary,
         {"inner": gradtx.adam(0.05)},
+        optax="contrib.split_real_and_imaginary",
     ),
     # GaLore
-    _tx("scale_by_galore", contrib.scale_by_galore, {"rank": 2, "update_proj_gap": 2}),
+    _tx(
+        "scale_by_galore",
+        contrib.scale_by_galore,
+        {"rank": 2, "update_proj_gap": 2},
+        optax="contrib.scale_by_galore",
+    ),
     _tx(
         "scale_by_galore_std",
         contrib.scale_by_galore,
         {"rank": 1, "update_proj_gap": 3, "proj_type": "std"},
+        optax="contrib.scale_by_galore",
     ),
     _opt(
         "galore",
         contrib.galore,
         {"learning_rate": 0.05, "rank": 2, "weight_decay": 1e-3},
         needs_params=True,
+        optax="contrib.galore",
     ),
     # MoMo
-    _opt("momo", contrib.momo, {}, extra="value", needs_params=True),
+    _opt("momo", contrib.momo, {}, extra="value", needs_params=True, optax="contrib.momo"),
     _opt(
         "momo_adapt_divide",
         contrib.momo,
         {"learning_rate": 0.5, "weight_decay": 0.01, "adapt_lower_bound": True, "divide": True},
         extra="value",
         needs_params=True,
+        optax="contrib.momo",
     ),
-    _opt("momo_adam", contrib.momo_adam, {"learning_rate": 0.1}, extra="value", needs_params=True),
+    _opt(
+        "momo_adam",
+        contrib.momo_adam,
+        {"learning_rate": 0.1},
+        extra="value",
+        needs_params=True,
+        optax="contrib.momo_adam",
+    ),
 ]

@@ -12,13 +12,14 @@ def _sgd_step(updates, params=None):
 
 
 ENTRIES: list[Entry] = [
-    Entry("identity", gradtx.identity, {}, descends=False),
-    Entry("set_to_zero", gradtx.set_to_zero, {}, descends=False),
+    Entry("identity", gradtx.identity, {}, descends=False, optax="identity"),
+    Entry("set_to_zero", gradtx.set_to_zero, {}, descends=False, optax="set_to_zero"),
     Entry(
         "chain",
         lambda: gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_learning_rate(0.1)),
         {},
         is_optimizer=True,
+        optax="chain",
     ),
     Entry(
         "named_chain",
@@ -27,18 +28,23 @@ ENTRIES: list[Entry] = [
         ),
         {},
         is_optimizer=True,
+        optax="named_chain",
     ),
-    Entry("stateless", lambda: gradtx.stateless(_sgd_step), {}, is_optimizer=True),
+    Entry(
+        "stateless", lambda: gradtx.stateless(_sgd_step), {}, is_optimizer=True, optax="stateless"
+    ),
     Entry(
         "stateless_with_tree_map",
         lambda: gradtx.stateless_with_tree_map(lambda g, p: -0.1 * g),
         {},
         is_optimizer=True,
+        optax="stateless_with_tree_map",
     ),
     Entry(
         "with_extra_args_support",
         lambda: gradtx.with_extra_args_support(gradtx.sgd(0.1)),
         {},
         is_optimizer=True,
+        optax="with_extra_args_support",
     ),
 ]

@@ -18,12 +18,13 @@ def _descent_then(linesearch):
 
 
 ENTRIES: list[Entry] = [
-    Entry("scale_by_lbfgs", gradtx.scale_by_lbfgs, {}, needs_params=True),
+    Entry("scale_by_lbfgs", gradtx.scale_by_lbfgs, {}, needs_params=True, optax="scale_by_lbfgs"),
     Entry(
         "scale_by_lbfgs_memory_3_unscaled",
         gradtx.scale_by_lbfgs,
         {"memory_size": 3, "scale_init_precond": False},
         needs_params=True,
+        optax="scale_by_lbfgs",
     ),
     Entry(
         "lbfgs",
@@ -32,6 +33,7 @@ ENTRIES: list[Entry] = [
         extra="value_fn",
         needs_params=True,
         is_optimizer=True,
+        optax="lbfgs",
     ),
     Entry(
         "lbfgs_learning_rate_no_linesearch",
@@ -39,6 +41,7 @@ ENTRIES: list[Entry] = [
         {"learning_rate": 0.5, "memory_size": 4, "linesearch": None},
         needs_params=True,
         is_optimizer=True,
+        optax="lbfgs",
     ),
     # The line searches are registered under their public names, behind scale(-1.0).
     Entry(
@@ -48,6 +51,7 @@ ENTRIES: list[Entry] = [
         extra="value_fn",
         needs_params=True,
         is_optimizer=True,
+        optax="scale_by_zoom_linesearch",
     ),
     Entry(
         "scale_by_backtracking_linesearch",
@@ -56,5 +60,6 @@ ENTRIES: list[Entry] = [
         extra="value_fn",
         needs_params=True,
         is_optimizer=True,
+        optax="scale_by_backtracking_linesearch",
     ),
 ]

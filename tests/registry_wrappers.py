@@ -8,12 +8,8 @@ import jax
 import jax.numpy as jnp
 
 import gradtx
+from tests.helpers import not_vector
 from tests.registry import Entry
-
-
-def _not_vector(tree):
-    """Mask / label function: true for every leaf that is not 1-D."""
-    return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
 
 
 def _labels(tree):
@@ -29,7 +25,12 @@ def _fast():
 
 
 ENTRIES: list[Entry] = [
-    Entry("MultiSteps", _multi_steps, {"opt": gradtx.scale_by_adam(), "every_k_schedule": 2}),
+    Entry(
+        "MultiSteps",
+        _multi_steps,
+        {"opt": gradtx.scale_by_adam(), "every_k_schedule": 2},
+        optax="MultiSteps",
+    ),
     Entry(
         "MultiSteps_skip_not_finite",
         _multi_steps,
@@ -39,9 +40,15 @@ ENTRIES: list[Entry] = [
             "use_grad_mean": False,
             "should_skip_update_fn": gradtx.skip_not_finite,
         },
+        optax="MultiSteps",
     ),
-    Entry("apply_every", gradtx.apply_every, {"k": 2}),
-    Entry("masked", gradtx.masked, {"inner": gradtx.scale_by_adam(), "mask": _not_vector}),
+    Entry("apply_every", gradtx.apply_every, {"k": 2}, optax="apply_every"),
+    Entry(
+        "masked",
+        gradtx.masked,
+        {"inner": gradtx.scale_by_adam(), "mask": not_vector},
+        optax="masked",
+    ),
     Entry(
         "multi_transform",
         gradtx.multi_transform,
@@ -49,13 +56,15 @@ ENTRIES: list[Entry] = [
             "transforms": {"adam": gradtx.scale_by_adam(), "sign": gradtx.scale_by_sign()},
             "param_labels": _labels,
         },
+        optax="multi_transform",
     ),
-    Entry("freeze", gradtx.freeze, {"mask": _not_vector}, descends=False),
-    Entry("flatten", gradtx.flatten, {"inner": gradtx.scale_by_adam()}),
+    Entry("freeze", gradtx.freeze, {"mask": not_vector}, descends=False, optax="freeze"),
+    Entry("flatten", gradtx.flatten, {"inner": gradtx.scale_by_adam()}, optax="flatten"),
     Entry(
         "apply_if_finite",
         gradtx.apply_if_finite,
         {"inner": gradtx.scale_by_adam(), "max_consecutive_errors": 2},
+        optax="apply_if_finite",
     ),
     Entry(
         "lookahead",
@@ -63,6 +72,7 @@ ENTRIES: list[Entry] = [
         {"fast_optimizer": _fast(), "sync_period": 3, "slow_step_size": 0.5},
         needs_params=True,
         is_optimizer=True,
+        optax="lookahead",
     ),
     Entry(
         "lookahead_reset_state",
@@ -70,6 +80,7 @@ ENTRIES: list[Entry] = [
         {"fast_optimizer": _fast(), "sync_period": 2, "slow_step_size": 0.5, "reset_state": True},
         needs_params=True,
         is_optimizer=True,
+        optax="lookahead",
     ),
     Entry(
         "average_params",

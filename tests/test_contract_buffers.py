@@ -18,6 +18,9 @@ from tests.helpers import example_params
 from tests.registry import ENTRIES, Entry
 from tests.sharding._subprocess import run_python
 
+# Slow (CI runs it): the state buffers of every registry entry.
+pytestmark = pytest.mark.slow
+
 IDS = [e.name for e in ENTRIES]
 
 

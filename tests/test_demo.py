@@ -12,6 +12,9 @@ import pytest
 
 from gradtx import __main__ as demo
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -32,6 +32,9 @@ from pathlib import Path
 
 import pytest
 
+# Slow (CI runs it): every notebook executed through a kernel.
+pytestmark = pytest.mark.slow
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = {

@@ -132,7 +132,7 @@ def _home(path: str, name: str) -> str:
     under the same name (``gradtx.tree_utils.NamedTupleKey`` is ``gradtx.tree``'s), else
     ``path``. A re-export elsewhere is rendered with ``:no-index:`` (one index entry)."""
     obj = getattr(importlib.import_module(path), name)
-    if path == "gradtx" or getattr(gradtx, name, None) is obj:
+    if path == "gradtx" or vars(gradtx).get(name) is obj:  # vars: no deprecated __getattr__
         return path  # flat names are indexed at the flat path (see collect)
     parts = getattr(obj, "__module__", "").split(".")
     public = ".".join(p for p in parts if not p.startswith("_"))

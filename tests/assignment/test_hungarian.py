@@ -12,6 +12,9 @@ import scipy.optimize
 import gradtx
 from gradtx import assignment as A
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 SHAPES = [(1, 1), (1, 4), (4, 1), (3, 3), (5, 5), (3, 7), (7, 3), (8, 8), (6, 9), (12, 5)]
 FUNCTIONS = [A.base_hungarian_algorithm, A.hungarian_algorithm]
 _JITTED = {fn: jax.jit(fn) for fn in FUNCTIONS}

@@ -12,6 +12,9 @@ import pytest
 import gradtx
 from gradtx import checkpoint
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _state():
     return {

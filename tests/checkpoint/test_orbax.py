@@ -26,6 +26,9 @@ from tests.checkpoint import _orbax_worker as worker  # noqa: E402 - needs orbax
 from tests.registry import ENTRIES  # noqa: E402
 from tests.sharding._subprocess import run_python  # noqa: E402
 
+# Slow (CI runs it): every registry entry saved, restored and resumed through Orbax.
+pytestmark = pytest.mark.slow
+
 # Cheap compiles (as tests/sharding/test_registry_sharding.py); bits are compared between
 # processes with the same flags.
 _FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import gradtx
 from gradtx import checkpoint
 from tests.checkpoint import _resume_worker as worker
 from tests.sharding._subprocess import run_python
+
+# Slow (CI runs it): fresh Python processes.
+pytestmark = pytest.mark.slow
 
 
 def _bits(leaf):

@@ -8,19 +8,18 @@ the fields must match, for a Protocol or a type alias the name must exist.
 
 from __future__ import annotations
 
-import enum
 import importlib
-import inspect
 import pkgutil
 import types
 import typing
 import warnings
 from typing import Any
 
-import numpy as np
 import pytest
 
 optax = pytest.importorskip("optax")
+
+from tests.optax_parity import signature_problem  # noqa: E402
 
 NAMESPACES = (
     "optax",
@@ -93,94 +92,6 @@ def _attr(module, name: str, *default: Any) -> Any:
         return getattr(module, name, *default)
 
 
-def _same_default(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if hasattr(a, "init") and hasattr(b, "init") and hasattr(a, "update"):
-        # A transform as a default (lbfgs's linesearch): the same factory built it.
-        return all(
-            getattr(getattr(a, f), "__qualname__", a) == getattr(getattr(b, f), "__qualname__", b)
-            for f in ("init", "update")
-        )
-    if isinstance(a, enum.Enum) and isinstance(b, enum.Enum):
-        # An enum default (microbatching.AccumulationType.MEAN): the same member name of
-        # a class of the same name.
-        return (type(a).__name__, a.name) == (type(b).__name__, b.name)
-    if hasattr(a, "__dict__") and not vars(a) and not hasattr(a, "__name__"):
-        # A stateless object (perturbations.Gumbel()): an instance of a class of that name.
-        return type(a).__name__ == type(b).__name__ and not vars(b)
-    if callable(a) and callable(b) and not inspect.isclass(a):
-        if "<lambda>" in (getattr(a, "__name__", None), getattr(b, "__name__", None)):
-            # An anonymous default (adopt's clip_value_fn=lambda x: x**0.25): the same
-            # function, value for value.
-            return _same_values(a, b)
-        return getattr(a, "__name__", None) == getattr(b, "__name__", None)
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 (arrays, exotic objects)
-        return repr(a) == repr(b)
-
-
-def _same_values(a: Any, b: Any) -> bool:
-    """Whether two one-argument callables agree on a few steps (int32 counts)."""
-    xs = np.array([0, 1, 2, 7, 100], np.int32)
-    try:
-        ra, rb = a(xs), b(xs)
-        if ra is None or rb is None:
-            return ra is rb
-        return bool(np.allclose(np.asarray(ra), np.asarray(rb), rtol=1e-6, equal_nan=True))
-    except Exception:  # noqa: BLE001 (not a function of one array)
-        return False
-
-
-def _name(p: inspect.Parameter) -> str:
-    """A parameter's name as callers see it (``*args``/``**kwargs`` cannot be named)."""
-    if p.kind is inspect.Parameter.VAR_POSITIONAL:
-        return "*"
-    if p.kind is inspect.Parameter.VAR_KEYWORD:
-        return "**"
-    return p.name
-
-
-def _signature_problem(ours: Any, theirs: Any) -> str | None:
-    """Why ``ours`` does not have ``theirs``'s signature, or ``None``."""
-    if isinstance(theirs, types.ModuleType):
-        return None if isinstance(ours, types.ModuleType) else "is not a module"
-    if inspect.isclass(theirs):
-        if hasattr(theirs, "_fields"):
-            fields = getattr(ours, "_fields", None)
-            return None if fields == theirs._fields else f"fields {fields} != {theirs._fields}"
-        if getattr(theirs, "_is_protocol", False) or not callable(ours):
-            return None
-    if not callable(theirs) or getattr(theirs, "__module__", "") == "typing":
-        return None
-    try:
-        theirs_sig = inspect.signature(theirs)
-    except (TypeError, ValueError):
-        return None
-    try:
-        ours_sig = inspect.signature(ours)
-    except (TypeError, ValueError):
-        return "has no signature"
-    o, t = list(ours_sig.parameters.values()), list(theirs_sig.parameters.values())
-    if [_name(p) for p in o[: len(t)]] != [_name(p) for p in t]:
-        return f"parameters {[p.name for p in o]} != {[p.name for p in t]}"
-    for po, pt in zip(o, t, strict=False):
-        if po.kind != pt.kind:
-            return f"{pt.name} is {po.kind.description}, Optax: {pt.kind.description}"
-        if (po.default is inspect.Parameter.empty) != (pt.default is inspect.Parameter.empty):
-            return f"{pt.name}: default {po.default!r}, Optax: {pt.default!r}"
-        if pt.default is not inspect.Parameter.empty and not _same_default(po.default, pt.default):
-            return f"{pt.name}: default {po.default!r}, Optax: {pt.default!r}"
-    for extra in o[len(t) :]:
-        if extra.default is inspect.Parameter.empty and extra.kind not in (
-            inspect.Parameter.VAR_KEYWORD,
-            inspect.Parameter.VAR_POSITIONAL,
-        ):
-            return f"extra parameter {extra.name} has no default"
-    return None
-
-
 def _problems(namespace: str) -> dict[str, str]:
     theirs_mod = _optax_module(namespace)
     try:
@@ -196,7 +107,7 @@ def _problems(namespace: str) -> dict[str, str]:
         if ours is _MISSING:
             out[path] = "missing"
             continue
-        problem = _signature_problem(ours, _attr(theirs_mod, name))
+        problem = signature_problem(ours, _attr(theirs_mod, name))
         if problem:
             out[path] = problem
     return out
@@ -231,14 +142,14 @@ def test_exclusions_name_real_optax_names():
 
 
 def test_the_signature_check_can_fail():
-    assert _signature_problem(lambda a, b=1: 0, lambda a, b=2: 0)
-    assert _signature_problem(lambda b, a: 0, lambda a, b: 0)
-    assert _signature_problem(lambda a, c: 0, lambda a: 0)  # an extra parameter needs a default
-    assert _signature_problem(lambda a, b: 0, lambda a, *, b: 0)  # kinds differ
-    assert _signature_problem(lambda a, *, c=1: 0, lambda a: 0) is None
-    assert _signature_problem(lambda *xs: 0, lambda *args: 0) is None
-    assert _signature_problem(lambda f=lambda x: x + 1: 0, lambda f=lambda x: x: 0)
-    assert _signature_problem(lambda f=lambda c: c**0.5: 0, lambda f=lambda x: x**0.5: 0) is None
+    assert signature_problem(lambda a, b=1: 0, lambda a, b=2: 0)
+    assert signature_problem(lambda b, a: 0, lambda a, b: 0)
+    assert signature_problem(lambda a, c: 0, lambda a: 0)  # an extra parameter needs a default
+    assert signature_problem(lambda a, b: 0, lambda a, *, b: 0)  # kinds differ
+    assert signature_problem(lambda a, *, c=1: 0, lambda a: 0) is None
+    assert signature_problem(lambda *xs: 0, lambda *args: 0) is None
+    assert signature_problem(lambda f=lambda x: x + 1: 0, lambda f=lambda x: x: 0)
+    assert signature_problem(lambda f=lambda c: c**0.5: 0, lambda f=lambda x: x**0.5: 0) is None
 
 
 @pytest.mark.parametrize("name", ["DifferentiallyPrivateAggregateState", "dpsgd"])

@@ -13,6 +13,9 @@ flax = pytest.importorskip("flax", reason="flax is in the [test] extra")
 from flax import linen as nn  # noqa: E402
 from flax.training import train_state  # noqa: E402
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 
 class _MLP(nn.Module):
     @nn.compact

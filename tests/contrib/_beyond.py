@@ -1,5 +1,5 @@
 """The names ``gradtx.contrib`` has beyond ``optax.contrib`` (issue 16 part 3): not
-compared with Optax's signatures by tests/contrib/test_api.py; tests/contrib/test_beyond_api.py
+compared with Optax by tests/contrib/test_api.py; tests/contrib/test_beyond_api.py
 checks that Optax indeed lacks them."""
 
 BEYOND_OPTAX = frozenset(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from tests.optax_parity import assert_same_signature
-
 
 def matrix_params(dtype=jnp.float32):
     """Two matrices (one wide, one tall), a vector and a scalar."""
@@ -26,4 +24,4 @@ def state_structure(state):
     ]
 
 
-__all__ = ["assert_same_signature", "matrix_params", "state_structure"]
+__all__ = ["matrix_params", "state_structure"]

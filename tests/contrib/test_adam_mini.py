@@ -12,6 +12,9 @@ import gradtx
 from tests.contrib._common import matrix_params
 from tests.helpers import assert_trees_close, gradient_sequence, run_updates
 
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 

@@ -11,8 +11,11 @@ import pytest
 
 import gradtx
 from tests.contrib._common import state_structure
-from tests.helpers import example_params
-from tests.optax_parity import assert_optax_parity, schedule
+from tests.helpers import example_params, schedule
+from tests.optax_parity import assert_optax_parity
+
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
 
 contrib = gradtx.contrib
 

@@ -10,6 +10,9 @@ import pytest
 
 import gradtx
 
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 

@@ -12,8 +12,10 @@ import pytest
 
 import gradtx
 from tests.contrib._common import state_structure
-from tests.helpers import assert_trees_close, example_params
-from tests.optax_parity import schedule
+from tests.helpers import assert_trees_close, example_params, schedule
+
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
 
 contrib = gradtx.contrib
 

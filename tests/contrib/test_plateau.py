@@ -4,8 +4,12 @@ reduce when the monitored value is negative (optax PR #1767)."""
 from __future__ import annotations
 
 import jax.numpy as jnp
+import pytest
 
 import gradtx
+
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
 
 
 def test_is_the_schedules_transform():

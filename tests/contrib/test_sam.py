@@ -14,6 +14,9 @@ from tests.contrib._common import state_structure
 from tests.helpers import example_params
 from tests.optax_parity import assert_optax_parity
 
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 

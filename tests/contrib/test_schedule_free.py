@@ -10,9 +10,12 @@ import optax
 import pytest
 
 import gradtx
-from tests.contrib._common import assert_same_signature, state_structure
-from tests.helpers import example_params, gradient_sequence
-from tests.optax_parity import assert_optax_parity, schedule
+from tests.contrib._common import state_structure
+from tests.helpers import example_params, gradient_sequence, schedule
+from tests.optax_parity import assert_optax_parity
+
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
 
 contrib = gradtx.contrib
 
@@ -121,8 +124,8 @@ def test_errors():
 
 
 @pytest.mark.parametrize("name", ["schedule_free", "schedule_free_sgd", "schedule_free_adamw"])
-def test_signatures_match_optax(name):
-    assert_same_signature(getattr(contrib, name), getattr(optax.contrib, name))
+def test_is_an_extra_args_transform(name):
+    """As in Optax (the signatures: tests/test_optax_parity.py)."""
     assert isinstance(
         getattr(contrib, name)(
             **(

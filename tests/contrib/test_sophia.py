@@ -13,6 +13,9 @@ import gradtx
 from tests.contrib._common import state_structure
 from tests.helpers import example_params
 
+# Slow (CI runs it): trajectories against Optax and the papers.
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 

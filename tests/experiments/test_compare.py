@@ -11,6 +11,9 @@ import pytest
 import gradtx
 from gradtx import experiments, landscapes
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 QUAD = landscapes.ill_conditioned_quadratic(condition_number=10.0, dim=2)
 TXS = {"gd": gradtx.scale(-0.1), "adam": gradtx.adam(0.1)}
 

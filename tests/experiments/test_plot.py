@@ -9,6 +9,9 @@ import pytest
 import gradtx
 from gradtx import experiments, landscapes
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 L = landscapes.himmelblau()
 TRAJ = {
     "gd": experiments.run(gradtx.scale(-0.01), L.fn, L.x0, 40),

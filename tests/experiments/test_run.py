@@ -14,6 +14,9 @@ import gradtx
 from gradtx import experiments, landscapes
 from tests.helpers import assert_trees_close
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 QUAD = landscapes.ill_conditioned_quadratic(condition_number=10.0, dim=3)
 LAMBDAS = np.geomspace(1.0, 10.0, 3)
 GD = gradtx.scale(-0.15)

@@ -11,6 +11,9 @@ import pytest
 
 from gradtx import landscapes
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 CASES = {
     "saddle": landscapes.saddle,
     "monkey_saddle": landscapes.monkey_saddle,

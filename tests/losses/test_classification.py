@@ -19,6 +19,9 @@ from tests.losses._common import (
     trace,
 )
 
+# Slow (CI runs it): losses against Optax and references, compiled per case.
+pytestmark = pytest.mark.slow
+
 EXTREME_LOGITS = np.array(
     [[1e4, -1e4, 0.0, 3.0], [-1e4, 1e4, -1e4, 1e4], [50.0, -50.0, 100.0, -1e3]], np.float32
 )

@@ -11,6 +11,9 @@ import pytest
 from gradtx import losses
 from tests.losses._common import Jitted, assert_close, assert_close64, rng, trace
 
+# Slow (CI runs it): losses against Optax and references, compiled per case.
+pytestmark = pytest.mark.slow
+
 L = Jitted(losses)
 
 

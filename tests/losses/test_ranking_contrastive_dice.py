@@ -9,6 +9,9 @@ import pytest
 from gradtx import losses
 from tests.losses._common import assert_close, assert_close64, rng
 
+# Slow (CI runs it): losses against Optax and references, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def optax_std(name, *args, **kwargs):
     with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):

@@ -18,6 +18,9 @@ from tests.losses._common import (
     trace,
 )
 
+# Slow (CI runs it): losses against Optax and references, compiled per case.
+pytestmark = pytest.mark.slow
+
 SHARED = {
     "squared_error": (losses.squared_error, optax.losses.squared_error),
     "l2_loss": (losses.l2_loss, optax.losses.l2_loss),

@@ -17,6 +17,9 @@ from tests.losses._common import (
     trace,
 )
 
+# Slow (CI runs it): losses against Optax and references, compiled per case.
+pytestmark = pytest.mark.slow
+
 L = Jitted(losses)  # the losses under jit (see Jitted)
 O = Jitted(optax.losses)
 

@@ -16,6 +16,9 @@ from tests.losses._common import (
     trace,
 )
 
+# Slow (CI runs it): losses against Optax and references, compiled per case.
+pytestmark = pytest.mark.slow
+
 # Each of these compiles once per shape and dtype; the tests share two shapes, tiny
 # (7, 4, 3) and medium (4, 9, 5), to keep the number of compilations small.
 CTC_FORWARD = jax.jit(losses.ctc_loss_with_forward_probs, static_argnames="blank_id")

@@ -13,6 +13,9 @@ import pytest
 import gradtx
 from gradtx import microbatching as M
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 OM = optax.microbatching
 KINDS = ["SUM", "MEAN", "RUNNING_MEAN", "CONCAT"]
 

@@ -21,6 +21,9 @@ from tests.helpers import (
     run_updates,
 )
 
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
+
 NAMES = [
     "adabelief",
     "adam",
@@ -51,54 +54,6 @@ def matrix_mask(params):
     return jax.tree.map(lambda p: jnp.ndim(p) > 1, params)
 
 
-# Non-default hyperparameters for every optimizer; each name appears at least once.
-PARITY = [
-    ("adam", dict(learning_rate=schedule, b1=0.8, b2=0.95, eps=1e-6)),
-    ("adam", dict(learning_rate=0.01, eps_root=1e-9, nesterov=True)),
-    ("nadam", dict(learning_rate=0.01, b1=0.8, b2=0.95)),
-    ("adamw", dict(learning_rate=0.01, b2=0.95, weight_decay=0.05, mask=TREE_MASK)),
-    ("adamw", dict(learning_rate=schedule, weight_decay=0.1, mask=matrix_mask, nesterov=True)),
-    ("nadamw", dict(learning_rate=0.01, weight_decay=0.1, mask=matrix_mask, b1=0.8)),
-    ("adamax", dict(learning_rate=0.02, b1=0.8, b2=0.95, eps=1e-6)),
-    ("adamaxw", dict(learning_rate=schedule, weight_decay=0.1, mask=TREE_MASK)),
-    ("amsgrad", dict(learning_rate=0.01, b1=0.8, bias_correction_nu=False)),
-    ("adabelief", dict(learning_rate=schedule, b1=0.8, eps=1e-10, eps_root=1e-12, nesterov=True)),
-    ("lion", dict(learning_rate=0.003, b1=0.8, b2=0.95, mask=TREE_MASK)),
-    ("lion", dict(learning_rate=schedule, weight_decay=0.1, mask=matrix_mask)),
-    ("radam", dict(learning_rate=0.01, b2=0.95, eps_root=1e-9, threshold=4.5, nesterov=True)),
-    ("yogi", dict(learning_rate=schedule, b1=0.8, b2=0.95, eps=1e-4)),
-    (
-        "adan",
-        dict(learning_rate=0.01, b1=0.9, b2=0.8, b3=0.95, weight_decay=0.01, mask=matrix_mask),
-    ),
-    ("novograd", dict(learning_rate=schedule, b1=0.8, b2=0.5, eps=1e-7, weight_decay=0.01)),
-]
-
-
-def _parity_id(case):
-    name, kwargs = case
-    parts = [
-        f"{k}={getattr(v, '__name__', 'tree') if not np.isscalar(v) else v}"
-        for k, v in kwargs.items()
-    ]
-    return name + "-" + "-".join(parts)
-
-
-@pytest.mark.parametrize("case", PARITY, ids=[_parity_id(c) for c in PARITY])
-def test_optax_parity(case):
-    """30 steps, each run applying its own updates; gradtx under strict promotion, Optax
-    under standard promotion (it mixes float32 and bfloat16 implicitly)."""
-    name, kwargs = case
-    params = example_params()
-    grads = gradient_sequence(params, 30, seed=11)
-    ours, _, _ = run_updates(getattr(gradtx, name)(**kwargs), params, grads)
-    with jax.numpy_dtype_promotion("standard"):
-        theirs, _, _ = run_updates(getattr(optax, name)(**kwargs), params, grads)
-    for t, (a, e) in enumerate(zip(ours, theirs, strict=True)):
-        assert_same_shapes_and_dtypes(a, grads[t])
-        assert_trees_close(a, e, rtol=1e-6, atol=1e-9, msg=f"step {t}:")
-
-
 @pytest.mark.parametrize("name", ["adam", "adamw", "nadamw", "amsgrad", "lion"])
 def test_bfloat16_first_moment_close_to_optax(name):
     """``mu_dtype=bfloat16``: gradtx keeps the arithmetic in float32 and Optax does not
@@ -114,26 +69,6 @@ def test_bfloat16_first_moment_close_to_optax(name):
         assert_same_shapes_and_dtypes(a, grads[0])
         assert_trees_close(a, e, rtol=0, atol=atol)
     assert_trees_close(p_ours, p_theirs, rtol=0, atol=0.1 if name == "lion" else 1e-2)
-
-
-def test_parity_cases_cover_every_optimizer():
-    assert {name for name, _ in PARITY} == set(NAMES)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_signature_matches_optax(name):
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    # Beyond Optax, only a trailing keyword-only ``nu_dtype=None`` (issue 7).
-    if "nu_dtype" in ours and "nu_dtype" not in theirs:
-        assert list(ours)[-1] == "nu_dtype"
-        assert ours["nu_dtype"].kind == inspect.Parameter.KEYWORD_ONLY
-        assert ours["nu_dtype"].default is None
-        ours = {arg: p for arg, p in ours.items() if arg != "nu_dtype"}
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].default == p.default, arg
-        assert ours[arg].kind == p.kind, arg
 
 
 def test_public_names():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import gradtx
@@ -17,12 +16,9 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import (
-    assert_optax_parity,
-    first_of_each_name,
-)
-from tests.optax_parity import assert_same_signature as _assert_same_signature
-from tests.optax_parity import schedule as _schedule
+
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
 
 
 def _not_vector(tree):
@@ -35,96 +31,6 @@ def _tensor_params():
         "conv": jnp.linspace(-0.5, 0.5, 60).reshape(3, 4, 5),
         "scalar": jnp.asarray(0.5),
     }
-
-
-PARITY = [
-    ("adagrad", {"learning_rate": 0.1}),
-    ("adagrad", {"learning_rate": _schedule, "initial_accumulator_value": 0.5, "eps": 1e-4}),
-    ("rmsprop", {"learning_rate": 0.01}),
-    (
-        "rmsprop",
-        {
-            "learning_rate": _schedule,
-            "decay": 0.8,
-            "eps": 1e-4,
-            "initial_scale": 0.2,
-            "eps_in_sqrt": False,
-            "momentum": 0.9,
-            "nesterov": True,
-        },
-    ),
-    ("rmsprop", {"learning_rate": 0.01, "centered": True, "eps": 1e-2, "momentum": 0.5}),
-    (
-        "rmsprop",
-        {
-            "learning_rate": 0.01,
-            "centered": True,
-            "eps": 1e-3,
-            "initial_scale": 1.0,
-            "bias_correction": True,
-        },
-    ),
-    ("rmsprop", {"learning_rate": 0.01, "decay": 0.99, "bias_correction": True}),
-    ("adadelta", {"learning_rate": 0.5}),
-    (
-        "adadelta",
-        {
-            "learning_rate": _schedule,
-            "rho": 0.7,
-            "eps": 1e-4,
-            "weight_decay": 0.01,
-            "weight_decay_mask": _not_vector,
-        },
-    ),
-    ("adafactor", {"learning_rate": 0.05}),
-    ("adafactor", {}),
-    (
-        "adafactor",
-        {
-            "learning_rate": _schedule,
-            "min_dim_size_to_factor": 3,
-            "decay_rate": 0.6,
-            "decay_offset": 1,
-            "momentum": 0.9,
-            "weight_decay_rate": 1e-3,
-            "weight_decay_mask": _not_vector,
-        },
-    ),
-    (
-        "adafactor",
-        {
-            "learning_rate": 0.05,
-            "min_dim_size_to_factor": 4,
-            "multiply_by_parameter_scale": False,
-            "clipping_threshold": None,
-            "momentum": 0.5,
-            "dtype_momentum": jnp.bfloat16,
-            "eps": 1e-20,
-        },
-    ),
-    ("adafactor", {"learning_rate": 0.05, "factored": False, "clipping_threshold": 0.5}),
-]
-
-
-@pytest.mark.parametrize(
-    "name,kwargs,eager",
-    [(n, k, e) for (n, k), e in zip(PARITY, first_of_each_name(PARITY), strict=True)],
-    ids=[f"{n}-{i}" for i, (n, _) in enumerate(PARITY)],
-)
-def test_optax_parity(name, kwargs, eager):
-    params = _tensor_params() if name == "adafactor" else example_params()
-    assert_optax_parity(
-        getattr(gradtx, name)(**kwargs),
-        getattr(optax, name)(**kwargs),
-        params,
-        rtol=2e-6,
-        eager=eager,
-    )
-
-
-@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adadelta", "adafactor"])
-def test_signatures_match_optax(name):
-    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_adadelta_without_learning_rate_descends():

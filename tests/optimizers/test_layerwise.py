@@ -6,7 +6,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import gradtx
@@ -17,71 +16,13 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity, assert_same_signature, schedule
+
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
 
 
 def _not_vector(tree):
     return jax.tree.map(lambda x: jnp.ndim(x) != 1, tree)
-
-
-PARITY = [
-    ("lamb", {"learning_rate": 0.01}),
-    (
-        "lamb",
-        {
-            "learning_rate": schedule,
-            "b1": 0.8,
-            "b2": 0.99,
-            "eps": 1e-4,
-            "eps_root": 1e-8,
-            "weight_decay": 0.01,
-            "mask": _not_vector,
-        },
-    ),
-    (
-        "lamb",
-        {"learning_rate": 0.01, "weight_decay": 0.1, "mask": {"dense": True, "scalar": False}},
-    ),
-    ("lars", {"learning_rate": 0.1}),
-    (
-        "lars",
-        {
-            "learning_rate": schedule,
-            "weight_decay": 0.01,
-            "weight_decay_mask": _not_vector,
-            "trust_coefficient": 0.01,
-            "eps": 1e-5,
-            "trust_ratio_mask": _not_vector,
-            "momentum": 0.8,
-            "nesterov": True,
-        },
-    ),
-    (
-        "lars",
-        {
-            "learning_rate": 0.1,
-            "weight_decay": 0.1,
-            "weight_decay_mask": False,
-            "trust_ratio_mask": {"dense": {"w": True, "b": False}, "scalar": True},
-        },
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    "name,kwargs,eager",
-    [(n, k, i in (0, 3)) for i, (n, k) in enumerate(PARITY)],
-    ids=[f"{n}-{i}" for i, (n, _) in enumerate(PARITY)],
-)
-def test_optax_parity(name, kwargs, eager):
-    assert_optax_parity(
-        getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), eager=eager
-    )
-
-
-@pytest.mark.parametrize("name", ["lamb", "lars"])
-def test_signatures_match_optax(name):
-    assert_same_signature(getattr(gradtx, name), getattr(optax, name))
 
 
 def test_lamb_is_the_documented_chain():

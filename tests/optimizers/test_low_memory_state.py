@@ -14,6 +14,9 @@ import pytest
 import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
 
+# Slow (CI runs it): trajectories and dtype checks of each alias.
+pytestmark = pytest.mark.slow
+
 BF16 = jnp.bfloat16
 
 # alias -> (its scale_by_* transform, the state fields stored in nu_dtype)

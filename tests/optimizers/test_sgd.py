@@ -6,7 +6,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import gradtx
@@ -17,39 +16,7 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import (
-    assert_optax_parity,
-    first_of_each_name,
-)
-from tests.optax_parity import assert_same_signature as _assert_same_signature
-from tests.optax_parity import schedule as _schedule
-
-PARITY = [
-    ("sgd", {"learning_rate": 0.05}),
-    ("sgd", {"learning_rate": 0.02, "momentum": 0.9}),
-    ("sgd", {"learning_rate": _schedule, "momentum": 0.8, "nesterov": True}),
-    ("sgd", {"learning_rate": 0.02, "momentum": 0.9, "accumulator_dtype": jnp.bfloat16}),
-    ("sign_sgd", {"learning_rate": 0.01}),
-    ("sign_sgd", {"learning_rate": _schedule}),
-    ("noisy_sgd", {"learning_rate": 0.05, "key": jax.random.key(3)}),
-    ("noisy_sgd", {"learning_rate": _schedule, "eta": 0.1, "gamma": 1.0, "key": 5}),
-]
-
-
-@pytest.mark.parametrize(
-    "name,kwargs,eager",
-    [(n, k, e) for (n, k), e in zip(PARITY, first_of_each_name(PARITY), strict=True)],
-    ids=[f"{n}-{i}" for i, (n, _) in enumerate(PARITY)],
-)
-def test_optax_parity(name, kwargs, eager):
-    assert_optax_parity(
-        getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), eager=eager
-    )
-
-
-@pytest.mark.parametrize("name", ["sgd", "sign_sgd", "noisy_sgd"])
-def test_signatures_match_optax(name):
-    _assert_same_signature(getattr(gradtx, name), getattr(optax, name))
+from tests.helpers import schedule as _schedule
 
 
 def test_sgd_is_the_documented_chain():

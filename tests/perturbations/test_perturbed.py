@@ -11,6 +11,9 @@ import pytest
 import gradtx
 from gradtx import perturbations as P
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 OP = optax.perturbations
 
 

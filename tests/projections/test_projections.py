@@ -12,6 +12,9 @@ import scipy.optimize
 import gradtx
 from gradtx import projections as P
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 NAMES = sorted(n for n in dir(optax.projections) if not n.startswith("_"))
 
 

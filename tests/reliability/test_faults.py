@@ -22,6 +22,9 @@ from tests.helpers import all_finite, example_params, gradient_sequence
 from tests.registry import ENTRIES, Entry
 from tests.test_contract import _extra
 
+# Slow (CI runs it): non-finite gradients and determinism over the whole registry.
+pytestmark = pytest.mark.slow
+
 INT32_MAX = 2**31 - 1
 COUNTER_NAMES = ("count", "t")
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradtx
 from tests.helpers import all_finite, assert_same_shapes_and_dtypes, shapes_and_dtypes
 from tests.reliability.conftest import PROFILE
+
+# Slow (CI runs it): hypothesis draws of hyperparameters, one compilation each.
+pytestmark = pytest.mark.slow
 
 _decay = st.floats(0.0, 0.9999)
 _eps = st.floats(1e-10, 1e-1)

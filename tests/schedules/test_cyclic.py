@@ -8,6 +8,9 @@ import pytest
 
 import gradtx
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 T = np.arange(0, 200)
 
 

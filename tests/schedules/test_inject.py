@@ -13,6 +13,9 @@ import pytest
 import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def ours_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     return gradtx.chain(

@@ -9,6 +9,9 @@ import pytest
 
 import gradtx
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 SCHEDULE = gradtx.warmup_cosine_decay_schedule(
     0.0, 1e-2, warmup_steps=3, decay_steps=12, end_value=1e-4
 )

@@ -11,6 +11,9 @@ import pytest
 
 import gradtx
 
+# Slow (CI runs it): the LR benchmark fixture and full range tests.
+pytestmark = pytest.mark.slow
+
 
 def _mlp_problem(seed=0):
     """A teacher-student regression with a small tanh MLP and 16 minibatches of 32."""

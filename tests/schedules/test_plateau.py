@@ -10,6 +10,9 @@ import pytest
 
 import gradtx
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _values(seed=0, n=80):
     """Falls, then plateaus with noise, then falls again, then plateaus."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import optax
+import pytest
 
 import gradtx
+
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
 
 
 def _schedule(count):

@@ -12,6 +12,9 @@ from jax.flatten_util import ravel_pytree
 
 from gradtx import second_order as so
 
+# Slow (CI runs it): iterative solvers and estimators, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 @functools.lru_cache
 def _problem():

@@ -12,6 +12,9 @@ import pytest
 import gradtx
 from tests.helpers import assert_trees_close
 
+# Slow (CI runs it): iterative solvers and estimators, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def rosenbrock(w):
     return (1.0 - w[0]) ** 2 + 100.0 * (w[1] - w[0] ** 2) ** 2

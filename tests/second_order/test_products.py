@@ -11,6 +11,9 @@ from jax.flatten_util import ravel_pytree
 from gradtx import second_order as so
 from tests.helpers import assert_trees_close
 
+# Slow (CI runs it): iterative solvers and estimators, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _mlp_params(dtype=jnp.float32):
     rng = np.random.default_rng(0)

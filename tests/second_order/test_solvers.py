@@ -9,6 +9,9 @@ import pytest
 
 from gradtx import second_order as so
 
+# Slow (CI runs it): iterative solvers and estimators, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _spd(n=30, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)

@@ -11,6 +11,9 @@ import pytest
 
 from gradtx import second_order as so
 
+# Slow (CI runs it): iterative solvers and estimators, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 @functools.lru_cache
 def _symmetric(n: int = 200, seed: int = 0):

@@ -10,6 +10,9 @@ import pytest
 import gradtx
 from gradtx import second_order as so
 
+# Slow (CI runs it): iterative solvers and estimators, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _quadratic(dtype=jnp.float32):
     """A strictly convex quadratic on a tree, its dense Hessian and minimizer (float64)."""

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 
 from gradtx import checkpoint
 from tests.sharding._subprocess import ROOT, run_python
+
+# Slow (CI runs it): two local processes.
+pytestmark = pytest.mark.slow
 
 SCRIPT = str(ROOT / "examples" / "multiprocess_train.py")
 

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.registry import ENTRIES
 from tests.sharding._subprocess import run_python
+
+# Slow (CI runs it): every registry entry on 8 forced CPU devices, in a subprocess.
+pytestmark = pytest.mark.slow
 
 # Entries whose outputs legitimately do not keep the parameters' sharding, with why.
 # The numbers are still checked for them.

@@ -14,6 +14,9 @@ from jax.sharding import PartitionSpec as P
 import gradtx
 from tests.sharding._subprocess import run_python
 
+# Slow (CI runs it): compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _mesh():
     return Mesh(np.array(jax.devices()[:1]).reshape(1, 1), ("data", "model"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +15,9 @@ from tests.helpers import (
     example_params,
     gradient_sequence,
 )
-from tests.optax_parity import assert_optax_parity, first_of_each_name
+
+# Slow (CI runs it): references and dtype checks, one compilation each.
+pytestmark = pytest.mark.slow
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -169,28 +169,6 @@ def test_per_example_global_norm_clip_checks_the_batch_axis():
 
 # --- shared ------------------------------------------------------------------------
 
-PARITY = [
-    ("clip", {"max_delta": 0.7}),
-    ("clip_by_global_norm", {"max_norm": 2.0}),
-    ("clip_by_block_rms", {"threshold": 0.8}),
-    ("adaptive_grad_clip", {"clipping": 0.2}),
-    ("adaptive_grad_clip", {"clipping": 0.05, "eps": 0.1, "axis": 1}),
-]
-
-
-@pytest.mark.parametrize(
-    "name,kwargs,eager",
-    [(n, k, e) for (n, k), e in zip(PARITY, first_of_each_name(PARITY), strict=True)],
-    ids=[f"{n}-{k}" for n, k in PARITY],
-)
-def test_optax_parity(name, kwargs, eager):
-    params = example_params()
-    if kwargs.get("axis") == 1:
-        params = {"w": params["dense"]["w"], "m": jnp.full((4, 5), 0.3)}
-    assert_optax_parity(
-        getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), params, eager=eager
-    )
-
 
 FACTORIES = [
     lambda: gradtx.clip(0.5),
@@ -255,27 +233,6 @@ def test_traced_bounds_are_accepted():
     assert u1.dtype == u2.dtype == u3.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(u1, np.float32), [1.0, -1.0])
     np.testing.assert_allclose(np.asarray(u2, np.float32), [0.6, -0.8], rtol=1e-2)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "clip",
-        "clip_by_global_norm",
-        "clip_by_block_rms",
-        "adaptive_grad_clip",
-        "per_example_global_norm_clip",
-    ],
-)
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg
 
 
 def test_per_example_global_norm_clip_of_an_integer_leaf_is_a_float_as_optax():

@@ -3,8 +3,6 @@ shapes, dtypes, trees and validation."""
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +15,9 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity
+
+# Slow (CI runs it): references and dtype checks, one compilation each.
+pytestmark = pytest.mark.slow
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -98,32 +98,6 @@ def _tree_with_tensors():
     }
 
 
-PARITY = [
-    {},
-    {"min_dim_size_to_factor": 3},
-    {"min_dim_size_to_factor": 4, "decay_rate": 0.5, "epsilon": 1e-20},
-    {"min_dim_size_to_factor": 3, "step_offset": 2},
-    {"min_dim_size_to_factor": 3, "factored": False},
-    {
-        "min_dim_size_to_factor": 3,
-        "decay_rate_fn": lambda step, rate: jnp.minimum(
-            1.0 - (step + 1).astype(jnp.float32) ** -rate, 0.9
-        ),
-    },
-]
-
-
-@pytest.mark.parametrize("kwargs", PARITY, ids=[str(sorted(k)) for k in PARITY])
-def test_optax_parity(kwargs):
-    assert_optax_parity(
-        gradtx.scale_by_factored_rms(**kwargs),
-        optax.scale_by_factored_rms(**kwargs),
-        params=_tree_with_tensors(),
-        rtol=2e-6,
-        eager=kwargs is PARITY[1],
-    )
-
-
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_dtypes_are_preserved(dtype):
     params = jax.tree.map(lambda x: x.astype(dtype), _tree_with_tensors())
@@ -180,15 +154,3 @@ def test_tree_mismatch_is_reported():
 def test_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
         gradtx.scale_by_factored_rms(**kwargs)
-
-
-@pytest.mark.parametrize("name", ["scale_by_factored_rms"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +15,6 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.optax_parity import assert_optax_parity, first_of_each_name
 
 # --- float64 NumPy references -------------------------------------------------------
 
@@ -86,27 +83,6 @@ def test_ema_debiased_constant_input_is_exact():
         u, state = tx.update(jnp.full(3, 2.5), state)
     np.testing.assert_allclose(np.asarray(u), 2.5, rtol=1e-6)
     assert int(state.count) == 5
-
-
-PARITY = [
-    ("trace", {"decay": 0.9}),
-    ("trace", {"decay": 0.7, "nesterov": True}),
-    ("trace", {"decay": 0.9, "accumulator_dtype": jnp.bfloat16}),
-    ("ema", {"decay": 0.9}),
-    ("ema", {"decay": 0.8, "debias": False}),
-    ("ema", {"decay": 0.95, "accumulator_dtype": jnp.bfloat16}),
-]
-
-
-@pytest.mark.parametrize(
-    "name,kwargs,eager",
-    [(n, k, e) for (n, k), e in zip(PARITY, first_of_each_name(PARITY), strict=True)],
-    ids=[f"{n}-{k}" for n, k in PARITY],
-)
-def test_optax_parity(name, kwargs, eager):
-    assert_optax_parity(
-        getattr(gradtx, name)(**kwargs), getattr(optax, name)(**kwargs), eager=eager
-    )
 
 
 def test_state_field_names_match_optax():
@@ -193,15 +169,3 @@ def test_traced_decay_is_accepted():
         return tx.update(g, tx.init(g))[0]
 
     np.testing.assert_allclose(step(jnp.asarray(0.5), jnp.ones(2)), 1.5, rtol=1e-6)  # g + mu g
-
-
-@pytest.mark.parametrize("name", ["trace", "ema"])
-def test_signature_matches_optax(name):
-    """Optax's parameters, in order, of the same kind and with the same defaults."""
-    ours = inspect.signature(getattr(gradtx, name)).parameters
-    theirs = inspect.signature(getattr(optax, name)).parameters
-    assert list(ours) == list(theirs)
-    for arg, p in theirs.items():
-        assert ours[arg].kind == p.kind, arg
-        if not callable(p.default):
-            assert ours[arg].default == p.default, arg

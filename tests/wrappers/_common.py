@@ -8,7 +8,7 @@ import numpy as np
 import optax
 
 import gradtx
-from tests.helpers import assert_trees_close, example_params, gradient_sequence, run_updates
+from tests.helpers import example_params, gradient_sequence, run_updates
 
 
 def adam_chain(lib=gradtx, lr: float = 1e-2):
@@ -42,17 +42,3 @@ def run_optax(tx, params, grads, **kwargs):
     (Optax itself does not run under the strict mode the gradtx tests use)."""
     with jax.numpy_dtype_promotion("standard"):
         return run_updates(tx, params, grads, **kwargs)
-
-
-def assert_parity(ours, theirs, params=None, grads=None, steps=30, rtol=1e-6, atol=0.0):
-    """Same updates as Optax at every step (each run applies its own updates).
-
-    Returns the two final states.
-    """
-    params = example_params() if params is None else params
-    grads = gradient_sequence(params, steps) if grads is None else grads
-    u_ours, _, s_ours = run_updates(ours, params, grads)
-    u_theirs, _, s_theirs = run_optax(theirs, params, grads)
-    for t, (a, b) in enumerate(zip(u_ours, u_theirs, strict=True)):
-        assert_trees_close(a, b, rtol=rtol, atol=atol, msg=f"step {t}:")
-    return s_ours, s_theirs

@@ -18,7 +18,11 @@ from tests.helpers import (
     gradient_sequence,
     run_updates,
 )
-from tests.wrappers._common import adam_chain, assert_parity, grads_with_nans, run_optax
+from tests.optax_parity import assert_optax_parity
+from tests.wrappers._common import adam_chain, grads_with_nans, run_optax
+
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("use_grad_mean", [True, False])
@@ -28,7 +32,7 @@ def test_multi_steps_matches_optax(use_grad_mean):
             adam_chain(lib), every_k_schedule=3, use_grad_mean=use_grad_mean
         ).gradient_transformation()
 
-    assert_parity(make(gradtx), make(optax), steps=30, rtol=1e-5, atol=1e-7)
+    assert_optax_parity(make(gradtx), make(optax), steps=30, rtol=1e-5, atol=1e-7)
 
 
 def test_multi_steps_matches_optax_with_nans_skipped_and_a_schedule():
@@ -260,7 +264,7 @@ def test_should_skip_fn_must_return_a_bool_scalar():
 def test_apply_every_matches_optax():
     ours = gradtx.chain(gradtx.apply_every(3), gradtx.scale(-0.1))
     theirs = optax.chain(optax.apply_every(3), optax.scale(-0.1))
-    assert_parity(ours, theirs, steps=26)
+    assert_optax_parity(ours, theirs, steps=26)
 
 
 def test_apply_every_validates_k():

@@ -11,6 +11,9 @@ import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
 from tests.wrappers._common import adam_chain, to_np
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _trajectory(tx, params, steps=30, seed=0):
     """Run ``tx``; return the params after every update and the final state."""

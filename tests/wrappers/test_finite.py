@@ -10,7 +10,11 @@ import pytest
 
 import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence, run_updates
-from tests.wrappers._common import adam_chain, assert_parity, grads_with_nans
+from tests.optax_parity import assert_optax_parity
+from tests.wrappers._common import adam_chain, grads_with_nans
+
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("max_errors", [2, 5])
@@ -41,7 +45,7 @@ def test_apply_if_finite_matches_optax_with_nans(max_errors):
 
 def test_apply_if_finite_parity_on_a_trajectory():
     grads = grads_with_nans(steps=26, bad=(2, 7, 15))
-    assert_parity(
+    assert_optax_parity(
         gradtx.apply_if_finite(adam_chain(), 3),
         optax.apply_if_finite(adam_chain(optax), 3),
         grads=grads,

@@ -6,14 +6,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import gradtx
 from tests.helpers import assert_same_shapes_and_dtypes, example_params, gradient_sequence
-from tests.wrappers._common import adam_chain, assert_parity, grads_with_nans
+from tests.optax_parity import assert_optax_parity
+from tests.wrappers._common import adam_chain, grads_with_nans
+
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
 
 
 def test_flatten_matches_optax():
-    assert_parity(
+    assert_optax_parity(
         gradtx.flatten(adam_chain()), optax.flatten(adam_chain(optax)), steps=25, rtol=1e-6
     )
 
@@ -26,7 +31,7 @@ def test_flatten_of_a_global_transform_matches_optax_with_nans_skipped():
             lib.flatten(lib.chain(lib.clip_by_global_norm(1.0), lib.scale(-0.1))), 2
         )
 
-    assert_parity(make(gradtx), make(optax), grads=grads, rtol=1e-6)
+    assert_optax_parity(make(gradtx), make(optax), grads=grads, rtol=1e-6)
 
 
 def test_state_is_one_vector_and_mixed_dtypes_are_restored():

@@ -12,6 +12,9 @@ import gradtx
 from tests.helpers import assert_trees_close, example_params, quadratic_problem
 from tests.wrappers._common import adam_chain
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _run_paired(lib, tx, params, steps, loss_fn, nan_at=()):
     """Optax's loop: gradients at params.fast, updates are LookaheadParams."""

@@ -10,6 +10,9 @@ import pytest
 import gradtx
 from tests.helpers import assert_trees_close
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 STEPS = 300
 OVERFLOW_AT = (40, 41, 120, 200)
 

@@ -10,7 +10,8 @@ import pytest
 
 import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
-from tests.wrappers._common import adam_chain, assert_parity
+from tests.optax_parity import assert_optax_parity
+from tests.wrappers._common import adam_chain
 
 MASK_TREE = {"dense": {"w": True, "b": False}, "scalar": True}
 MASK_PREFIX = {"dense": True, "scalar": False}
@@ -24,7 +25,7 @@ def not_vector(tree):
 def test_masked_matches_optax(mask):
     ours = gradtx.chain(gradtx.masked(gradtx.scale_by_adam(), mask), gradtx.scale(-1e-2))
     theirs = optax.chain(optax.masked(optax.scale_by_adam(), mask), optax.scale(-1e-2))
-    s_ours, s_theirs = assert_parity(ours, theirs, steps=25, rtol=1e-6)
+    s_ours, s_theirs = assert_optax_parity(ours, theirs, steps=25, rtol=1e-6)
     # Same inner state, with MaskedNode where the mask is false.
     inner_ours, inner_theirs = s_ours[0].inner_state, s_theirs[0].inner_state
     # (the two libraries' MaskedNode classes differ, so compare the leaves)
@@ -83,7 +84,7 @@ def test_multi_transform_matches_optax(labels):
             param_labels,
         )
 
-    s_ours, s_theirs = assert_parity(make(gradtx), make(optax), steps=25, rtol=1e-6)
+    s_ours, s_theirs = assert_optax_parity(make(gradtx), make(optax), steps=25, rtol=1e-6)
     assert set(s_ours.inner_states) == set(s_theirs.inner_states)
     assert_trees_close(
         jax.tree.leaves(s_ours.inner_states["sgd"].inner_state[0].trace),
@@ -113,7 +114,7 @@ def test_multi_transform_rejects_non_mappings():
 def test_freeze_matches_optax(mask):
     ours = gradtx.chain(gradtx.freeze(mask), adam_chain())
     theirs = optax.chain(optax.freeze(mask), adam_chain(optax))
-    assert_parity(ours, theirs, steps=25, rtol=1e-6)
+    assert_optax_parity(ours, theirs, steps=25, rtol=1e-6)
 
 
 def test_freeze_zeroes_frozen_leaves():

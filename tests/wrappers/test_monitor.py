@@ -12,6 +12,9 @@ import gradtx
 from tests.helpers import assert_trees_close, example_params, gradient_sequence
 from tests.wrappers._common import adam_chain
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 
 def _mlp_params(key):
     k1, k2, k3 = jax.random.split(key, 3)

@@ -13,6 +13,9 @@ from gradtx._demo_data import spirals
 from gradtx.wrappers._quantized import _SIGNED, _UNSIGNED
 from tests.helpers import assert_same_shapes_and_dtypes, gradient_sequence
 
+# Slow (CI runs it): wrapper trajectories, compiled per case.
+pytestmark = pytest.mark.slow
+
 QuantizedArray = gradtx.QuantizedArray
 # Jitted once per shape: eager mode would compile every primitive separately.
 _quantize = jax.jit(QuantizedArray.quantize, static_argnames="block_size")
