@@ -8,20 +8,21 @@ from typing import Any
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, ScalarOrSchedule, identity
+from gradtx.core.masks import MaskOrFn
 from gradtx.optimizers._alias import LR, Decay, alias
 from gradtx.transforms import (
     clip_by_block_rms,
     ema,
     scale,
     scale_by_adadelta,
+    scale_by_factored_rms,
     scale_by_learning_rate,
     scale_by_rms,
     scale_by_rss,
     scale_by_stddev,
     trace,
 )
-from gradtx.transforms._adding import MaskOrFn
-from gradtx.transforms._factored import _scale_by_param_block_rms, scale_by_factored_rms
+from gradtx.transforms import scale_by_param_block_rms as _scale_by_param_block_rms
 
 __all__ = ["adadelta", "adafactor", "adagrad", "rmsprop"]
 

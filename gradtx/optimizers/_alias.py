@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from gradtx.core import GradientTransformation, GradientTransformationExtraArgs, chain, validate
-from gradtx.transforms import scale_by_learning_rate
-from gradtx.transforms._adding import add_decayed_weights, check_mask
+from gradtx.core.masks import check as check_mask
+from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 
 class _Marker(enum.Enum):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 
 from gradtx.core import GradientTransformation, ScalarOrSchedule
+from gradtx.core.masks import MaskOrFn
+from gradtx.core.masks import check as check_mask
 from gradtx.optimizers._alias import LR, Decay, alias
 from gradtx.transforms import scale_by_adam, scale_by_trust_ratio, trace
-from gradtx.transforms._adding import MaskOrFn, check_mask
 from gradtx.wrappers import masked
 
 __all__ = ["lamb", "lars"]

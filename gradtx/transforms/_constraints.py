@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
+from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
 
 __all__ = [
     "ZeroNansState",
@@ -15,11 +15,6 @@ __all__ = [
     "keep_params_nonnegative",
     "zero_nans",
 ]
-
-
-def _empty_init(params):
-    del params
-    return EmptyState()
 
 
 def centralize() -> GradientTransformation:
@@ -54,7 +49,7 @@ def centralize() -> GradientTransformation:
 
         return jax.tree.map(one, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 class ZeroNansState(NamedTuple):
@@ -133,4 +128,4 @@ def keep_params_nonnegative() -> GradientTransformation:
 
         return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

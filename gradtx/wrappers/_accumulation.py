@@ -12,7 +12,8 @@ import numpy as np
 from jax import lax
 
 from gradtx.core import ArrayTree, GradientTransformation, Params, Updates, numerics, validate
-from gradtx.wrappers._util import cast_like, check_inner, is_none, zeros_of
+from gradtx.core.structure import is_none
+from gradtx.wrappers._util import cast_like, zeros_of
 
 __all__ = ["ApplyEvery", "MultiSteps", "MultiStepsState", "apply_every"]
 
@@ -105,7 +106,7 @@ class MultiSteps:
         accumulator_dtype: Any = None,
     ):
         fn = "MultiSteps"
-        self._opt = check_inner(fn, "opt", opt)
+        self._opt = validate.transform(fn, "opt", opt)
         if isinstance(every_k_schedule, (numbers.Integral, np.integer)) and not isinstance(
             every_k_schedule, bool
         ):

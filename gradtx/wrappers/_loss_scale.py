@@ -9,8 +9,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from gradtx.core import GradientTransformation, OptState, numerics, validate
-from gradtx.tree._state import find_all
-from gradtx.wrappers._util import all_finite, cast_like, check_inner, is_none
+from gradtx.core.structure import is_none
+from gradtx.wrappers._util import all_finite, cast_like, shallowest_first
 
 __all__ = ["DynamicLossScaleState", "dynamic_loss_scale", "loss_scale"]
 
@@ -117,7 +117,7 @@ def dynamic_loss_scale(
       https://arxiv.org/abs/1710.03740
     """
     fn = "dynamic_loss_scale"
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     validate.positive(fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale)
     validate.finite(
         fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale, factor=factor
@@ -214,7 +214,7 @@ def loss_scale(state: Any, dtype: Any = jnp.float32) -> jax.Array:
       >>> float(gradtx.loss_scale(tx.init(jnp.zeros(1))))
       4.0
     """
-    found = [v for _, v in find_all(state, "loss_scale") if jnp.shape(v) == ()]
+    found = [v for _, v in shallowest_first(state, "loss_scale") if jnp.shape(v) == ()]
     if not found:
         raise KeyError(
             "loss_scale: the state holds no dynamic_loss_scale state; wrap the optimizer "
