@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
+from gradtx.core.structure import is_none
 
 __all__ = [
     "ZeroNansState",
@@ -126,6 +127,6 @@ def keep_params_nonnegative() -> GradientTransformation:
             g_, p_ = (x.astype(numerics.common_dtype(g.dtype, p.dtype)) for x in (g, p))
             return jnp.where(p_ + g_ < 0, -p_, g_).astype(g.dtype)
 
-        return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state
+        return jax.tree.map(one, updates, params, is_leaf=is_none), state
 
     return GradientTransformation(init_empty_state, update_fn)
