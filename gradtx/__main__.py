@@ -24,7 +24,6 @@ import numpy as np
 import gradtx
 from gradtx import experiments, landscapes
 from gradtx._demo_data import spirals, train_test_split
-from gradtx.experiments._compare import format_table
 
 __all__ = ["main"]
 
@@ -422,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("train acc %", ">"),
             ("test acc %", ">"),
         )
-        print(format_table(mlp["rows"], header))
+        print(experiments.format_table(mlp["rows"], header))
         print()
 
     if args.no_plots:

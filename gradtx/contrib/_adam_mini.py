@@ -10,9 +10,9 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
-from gradtx.transforms import scale_by_learning_rate
-from gradtx.transforms._adding import MaskOrFn, add_decayed_weights
-from gradtx.wrappers._util import is_none
+from gradtx.core.masks import MaskOrFn
+from gradtx.core.structure import is_none
+from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["ScaleByAdamMiniState", "adam_mini", "scale_by_adam_mini"]
 

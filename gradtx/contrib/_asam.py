@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
-from gradtx.wrappers._util import is_none
+from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
+from gradtx.core.structure import is_none
 
 __all__ = ["scale_by_asam"]
 
@@ -53,10 +53,6 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
     fn = "scale_by_asam"
     validate.non_negative(fn, rho=rho, eta=eta)
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         validate.require_params(fn, params)
@@ -81,4 +77,4 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
 
         return jax.tree.map(step, tg, params, is_leaf=is_none), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

@@ -9,21 +9,15 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import (
-    EmptyState,
     GradientTransformation,
     OptState,
     ScalarOrSchedule,
+    masks,
     numerics,
     validate,
 )
-from gradtx.transforms._adding import (
-    MaskOrFn,
-    WeightDecaySchedule,
-    check_mask,
-    resolve_mask,
-    select_by_mask,
-)
-from gradtx.wrappers._util import check_inner, is_none
+from gradtx.core.structure import is_none
+from gradtx.transforms import add_decayed_weights
 
 __all__ = ["CautiousState", "add_cautious_decayed_weights", "cautious"]
 
@@ -99,7 +93,7 @@ def cautious(
       2024, https://arxiv.org/abs/2411.16085
     """
     fn = "cautious"
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     validate.interval(fn, "min_fraction", min_fraction, 0.0, 1.0, low_open=True)
 
     def init_fn(params):
@@ -126,7 +120,7 @@ def cautious(
 
 def add_cautious_decayed_weights(
     weight_decay: ScalarOrSchedule = 0.0,
-    mask: MaskOrFn = None,
+    mask: masks.MaskOrFn = None,
 ) -> GradientTransformation:
     r"""Cautious weight decay (Chen et al. 2025): decay a coordinate only where the
     optimizer's direction already moves it toward zero.
@@ -169,35 +163,24 @@ def add_cautious_decayed_weights(
     fn = "add_cautious_decayed_weights"
     validate.non_negative(fn, weight_decay=weight_decay)
     validate.finite(fn, weight_decay=weight_decay)
-    check_mask(fn, mask)
-    scheduled = callable(weight_decay)
-
-    def init_fn(params):
-        del params
-        if scheduled:
-            return WeightDecaySchedule(count=numerics.zero_count())
-        return EmptyState()
+    masks.check(fn, mask)
+    # add_decayed_weights keeps the schedule and its state (the same as here, unmasked);
+    # the cautious condition and the mask select from its decayed updates.
+    decay = add_decayed_weights(weight_decay)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         validate.require_params(fn, params)
-        if scheduled:
-            rate = weight_decay(state.count)
-            new_state = WeightDecaySchedule(count=numerics.safe_increment(state.count))
-        else:
-            rate = weight_decay
-            new_state = state
+        decayed, new_state = decay.update(updates, state, params)
 
-        def decay(u, p):
+        def cautious_decay(u, d, p):
             if u is None:
                 return None
-            p = p.astype(u.dtype)
-            decayed = numerics.promote_add(u, numerics.scalar_mul(rate, p)).astype(u.dtype)
-            return jnp.where(u * p >= 0, decayed, u)
+            return jnp.where(u * p.astype(u.dtype) >= 0, d, u)
 
-        decayed = jax.tree.map(decay, updates, params, is_leaf=is_none)
+        decayed = jax.tree.map(cautious_decay, updates, decayed, params, is_leaf=is_none)
         if mask is not None:
-            decayed = select_by_mask(resolve_mask(mask, params), decayed, updates)
+            decayed = masks.select(masks.resolve(mask, params), decayed, updates)
         return decayed, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(decay.init, update_fn)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import EmptyState, GradientTransformation, Updates, chain, numerics, validate
+from gradtx.core import GradientTransformation, Updates, chain, init_empty_state, numerics, validate
 from gradtx.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 from gradtx.wrappers import MaskedNode, partition
 
@@ -311,7 +311,7 @@ def _scale_by_shape(dim_nums: Any, consistent_rms: Any) -> GradientTransformatio
         del params, extra_args
         return _map_matrices(scale, updates, _resolve(dim_nums, updates)), state
 
-    return GradientTransformation(lambda params: EmptyState(), update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def muon(

@@ -10,7 +10,6 @@ import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, chain, identity, numerics, validate
 from gradtx.transforms import per_example_global_norm_clip, scale_by_learning_rate, trace
-from gradtx.transforms._adding import _canonical_key
 
 __all__ = ["DifferentiallyPrivateAggregateState", "differentially_private_aggregate", "dpsgd"]
 
@@ -87,7 +86,7 @@ def differentially_private_aggregate(
             raise ValueError(f"{fn}(key={key!r}, seed={seed!r}): give only one of key and seed")
     if key is None:
         key = 0 if seed is None else seed
-    key = _canonical_key(key)
+    key = validate.prng_key(key)
 
     def init_fn(params):
         del params

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
+from gradtx.core.structure import is_none
 from gradtx.transforms import scale_by_learning_rate
-from gradtx.wrappers._util import is_none
 
 __all__ = ["ScaleByShampooState", "scale_by_shampoo", "shampoo"]
 

@@ -12,6 +12,7 @@ from gradtx.core._base import TransformInitFn as TransformInitFn
 from gradtx.core._base import TransformUpdateFn as TransformUpdateFn
 from gradtx.core._base import Updates as Updates
 from gradtx.core._base import identity as identity
+from gradtx.core._base import init_empty_state as init_empty_state
 from gradtx.core._base import set_to_zero as set_to_zero
 from gradtx.core._base import stateless as stateless
 from gradtx.core._base import stateless_with_tree_map as stateless_with_tree_map
@@ -29,7 +30,6 @@ from gradtx.core._update import incremental_update as incremental_update
 from gradtx.core._utilities import MultiNormalDiagFromLogScale as MultiNormalDiagFromLogScale
 from gradtx.core._utilities import TransformUpdateExtraArgsFn as TransformUpdateExtraArgsFn
 from gradtx.core._utilities import global_norm as global_norm
-from gradtx.core._utilities import init_empty_state as init_empty_state
 from gradtx.core._utilities import multi_normal as multi_normal
 from gradtx.core._utilities import periodic_update as periodic_update
 from gradtx.core._utilities import safe_increment as safe_increment

@@ -125,6 +125,24 @@ class EmptyState(NamedTuple):
     """The state of a stateless transform."""
 
 
+def init_empty_state(params: Params) -> EmptyState:
+    """The ``init`` of a stateless transform: ignores ``params``, returns `EmptyState`.
+
+    Args:
+      params: ignored.
+
+    Returns:
+      ``EmptyState()``.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> gradtx.init_empty_state({"w": jnp.ones(2)})
+      EmptyState()
+    """
+    del params
+    return EmptyState()
+
+
 def accepts_extra_args(update: Callable[..., Any]) -> bool:
     """Whether ``update`` takes ``**kwargs`` (third-party transforms may not)."""
     try:
@@ -185,15 +203,11 @@ def identity() -> GradientTransformation:
       ([1.0, -2.0], EmptyState())
     """
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         return updates, state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def set_to_zero() -> GradientTransformation:
@@ -211,15 +225,11 @@ def set_to_zero() -> GradientTransformation:
       [0.0, 0.0]
     """
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         return jax.tree.map(jnp.zeros_like, updates), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def stateless(
@@ -245,15 +255,11 @@ def stateless(
       ([0.6], [0.8])
     """
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         return f(updates, params), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def stateless_with_tree_map(

@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradtx.core import numerics
-from gradtx.core._base import (
-    GradientTransformation,
-    GradientTransformationExtraArgs,
-    with_extra_args_support,
-)
-
-
-def _check_transform(fn: str, where: str, t: Any) -> None:
-    """``TypeError`` unless ``t`` has callable ``init`` and ``update``."""
-    if not (callable(getattr(t, "init", None)) and callable(getattr(t, "update", None))):
-        raise TypeError(
-            f"{fn}({where}={t!r}): each argument must be a gradient transformation "
-            f"(an object with init and update), got {type(t).__name__}"
-        )
+from gradtx.core import numerics, validate
+from gradtx.core._base import GradientTransformation, GradientTransformationExtraArgs
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -44,9 +31,10 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
       >>> updates["w"].round(3).tolist()
       [-0.1, 0.05]
     """
-    for i, t in enumerate(transforms):
-        _check_transform("chain", f"transforms[{i}]", t)
-    transforms = tuple(with_extra_args_support(t) for t in transforms)
+    transforms = tuple(
+        validate.transform("chain", f"transforms[{i}]", t, subject="each argument")
+        for i, t in enumerate(transforms)
+    )
 
     def init_fn(params):
         return tuple(t.init(params) for t in transforms)
@@ -95,18 +83,21 @@ def named_chain(
       >>> updates["w"].round(3).tolist(), state["momentum"].trace["w"].tolist()
       ([-0.1, 0.2], [1.0, -2.0])
     """
+    pairs = []
     for i, pair in enumerate(transforms):
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
             raise TypeError(
                 f"named_chain(transforms[{i}]={pair!r}): each argument must be a "
                 f"(name, transform) pair with a str name, got {type(pair).__name__}"
             )
-        _check_transform("named_chain", f"transforms[{i}][1]", pair[1])
+        transform = validate.transform(
+            "named_chain", f"transforms[{i}][1]", pair[1], subject="each argument"
+        )
+        pairs.append((pair[0], transform))
     names = [name for name, _ in transforms]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"named_chain: names must be unique, got duplicates {duplicates}")
-    pairs = [(name, with_extra_args_support(t)) for name, t in transforms]
 
     def init_fn(params):
         return {name: t.init(params) for name, t in pairs}

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core._base import Params, Updates
+from gradtx.core.structure import is_none
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:
@@ -32,7 +33,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         p = jnp.asarray(p)
         return (p + u.astype(p.dtype)).astype(p.dtype)
 
-    return jax.tree.map(add, params, updates, is_leaf=lambda x: x is None)
+    return jax.tree.map(add, params, updates, is_leaf=is_none)
 
 
 def incremental_update(new_tensors: Params, old_tensors: Params, step_size: float) -> Params:
@@ -59,5 +60,5 @@ def incremental_update(new_tensors: Params, old_tensors: Params, step_size: floa
         lambda n, o: None if n is None else (step_size * n + (1.0 - step_size) * o).astype(o.dtype),
         new_tensors,
         old_tensors,
-        is_leaf=lambda x: x is None,
+        is_leaf=is_none,
     )

@@ -1,5 +1,5 @@
 """Optax's top-level numerical utilities: safe norms and counters, gradient scaling,
-periodic updates, a diagonal Gaussian, and the empty-state initialiser."""
+periodic updates and a diagonal Gaussian."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from jax.scipy.stats import norm as _normal
 
 from gradtx import tree as tree_lib
 from gradtx.core import numerics
-from gradtx.core._base import EmptyState, Params, TransformUpdateFn
+from gradtx.core._base import TransformUpdateFn
 
 __all__ = [
     "MultiNormalDiagFromLogScale",
     "TransformUpdateExtraArgsFn",
     "global_norm",
-    "init_empty_state",
     "multi_normal",
     "periodic_update",
     "safe_increment",
@@ -30,24 +29,6 @@ __all__ = [
 # Optax has a separate protocol for updates that take extra keyword arguments; every
 # gradtx update does, so it is the one protocol.
 TransformUpdateExtraArgsFn = TransformUpdateFn
-
-
-def init_empty_state(params: Params) -> EmptyState:
-    """The ``init`` of a stateless transform: ignores ``params``, returns `EmptyState`.
-
-    Args:
-      params: ignored.
-
-    Returns:
-      ``EmptyState()``.
-
-    Examples:
-      >>> import jax.numpy as jnp, gradtx
-      >>> gradtx.init_empty_state({"w": jnp.ones(2)})
-      EmptyState()
-    """
-    del params
-    return EmptyState()
 
 
 def safe_norm(

@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradtx.core._base import with_extra_args_support
+
 
 class TreeMismatchError(ValueError):
     """An update tree does not match the tree a transform was initialised with."""
@@ -163,28 +165,6 @@ def one_of(fn: str, name: str, value: Any, allowed: tuple[Any, ...]) -> None:
         raise ValueError(f"{fn}({name}={value!r}): {name} must be one of {allowed}")
 
 
-def mask_is_callable(mask: Any) -> bool:
-    """Whether a mask is a function of the params, decided as Optax decides it.
-
-    A mask is called when it has leaves and every leaf is callable (a plain function is
-    its own single leaf); a pytree of bools that is also callable (an Equinox Module of
-    bools) is used as the mask tree.
-    """
-    flags = jax.tree.leaves(jax.tree.map(callable, mask))
-    return bool(flags) and all(flags)
-
-
-def mask_kind(fn: str, mask: Any) -> None:
-    """A mask is ``None``, a callable or a pytree (never a string or a number)."""
-    if mask is None or mask_is_callable(mask):
-        return
-    if isinstance(mask, (str, bytes, numbers.Number)):
-        raise TypeError(
-            f"{fn}(mask={mask!r}): mask must be a pytree of bools or a callable "
-            f"params -> pytree of bools, got {type(mask).__name__}"
-        )
-
-
 # --- structure checks, run at trace time inside update ---------------------------
 
 
@@ -220,6 +200,43 @@ def tree_match(fn: str, updates: Any, reference: Any, *, what: str = "state", sh
                     f"{fn}: leaf {jax.tree_util.keystr(path)} has shape {np.shape(u)} but the "
                     f"{what} has shape {np.shape(r)}; it would broadcast silently."
                 )
+
+
+def transform(fn: str, name: str, value: Any, *, subject: str | None = None) -> Any:
+    """``TypeError`` unless ``value`` has callable ``init`` and ``update``; returns it wrapped.
+
+    The result's ``update`` accepts extra keyword arguments even when ``value``'s does
+    not (`gradtx.with_extra_args_support`).
+
+    Args:
+      fn: the factory's name, for the message.
+      name: the argument's name (``"inner"``, ``"transforms[0]"`` ...).
+      value: the argument.
+      subject: what the message says must be a transform; ``name`` unless given
+        (``chain`` says ``"each argument"``).
+
+    Returns:
+      ``value`` as a `GradientTransformationExtraArgs`.
+
+    Raises:
+      TypeError: naming ``fn``, ``name`` and the type found.
+    """
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise TypeError(
+            f"{fn}({name}={value!r}): {subject or name} must be a gradient transformation "
+            f"(an object with init and update), got {type(value).__name__}"
+        )
+    return with_extra_args_support(value)
+
+
+def prng_key(key: Any) -> jax.Array:
+    """A key argument as a typed PRNG key: from an int seed, a typed key, or raw
+    ``uint32`` key data."""
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key
+    if isinstance(key, (jax.Array, np.ndarray)) and np.ndim(key) == 1:
+        return jax.random.wrap_key_data(jnp.asarray(key, jnp.uint32))
+    return jax.random.key(key)
 
 
 def require_params(fn: str, params: Any) -> None:

@@ -69,7 +69,25 @@ def _fmt_float(x: float | None, spec: str) -> str:
 
 
 def format_table(rows: list[list[str]], header: tuple[tuple[str, str], ...]) -> str:
-    """A fixed-width text table: ``header`` is ``((title, '<' or '>'), ...)``."""
+    """A fixed-width text table, as ``str(comparison)`` prints it.
+
+    Args:
+      rows: the cells, one list of strings per row, one string per column.
+      header: one ``(title, align)`` per column; ``align`` is ``"<"`` (left) or ``">"``
+        (right).
+
+    Returns:
+      The table: the titles, a rule of dashes, then the rows, one per line, each column
+      as wide as its widest cell.
+
+    Examples:
+      >>> from gradtx.experiments import format_table
+      >>> print(format_table([["adam", "12"], ["sgd", "7"]], (("name", "<"), ("steps", ">"))))
+      name  steps
+      ----  -----
+      adam     12
+      sgd       7
+    """
     titles = [h for h, _ in header]
     widths = [
         max(len(t), *(len(r[i]) for r in rows)) if rows else len(t) for i, t in enumerate(titles)

@@ -7,6 +7,8 @@ from typing import Any
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, identity, validate
+from gradtx.core.masks import MaskOrFn
+from gradtx.core.masks import check as check_mask
 from gradtx.optimizers._weight_decay import checking_params, maybe_add_decayed_weights
 from gradtx.transforms import (
     add_decayed_weights,
@@ -14,14 +16,14 @@ from gradtx.transforms import (
     ema,
     scale,
     scale_by_adadelta,
+    scale_by_factored_rms,
     scale_by_learning_rate,
+    scale_by_param_block_rms,
     scale_by_rms,
     scale_by_rss,
     scale_by_stddev,
     trace,
 )
-from gradtx.transforms._adding import MaskOrFn, check_mask
-from gradtx.transforms._factored import _scale_by_param_block_rms, scale_by_factored_rms
 
 __all__ = ["adadelta", "adafactor", "adagrad", "rmsprop"]
 
@@ -286,7 +288,7 @@ def adafactor(
     if learning_rate is not None:  # after the clipping, and without the sign flip
         transforms.append(scale_by_learning_rate(learning_rate, flip_sign=False))
     if multiply_by_parameter_scale:
-        transforms.append(_scale_by_param_block_rms())
+        transforms.append(scale_by_param_block_rms())
     if momentum is not None:
         transforms.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
     if weight_decay_rate is not None:

@@ -14,8 +14,10 @@ from gradtx.core import (
     numerics,
     validate,
 )
+from gradtx.core.masks import MaskOrFn
 from gradtx.optimizers._sgd import sgd
 from gradtx.transforms import (
+    add_decayed_weights,
     ema,
     scale,
     scale_by_learning_rate,
@@ -25,7 +27,6 @@ from gradtx.transforms import (
     scale_by_sm3,
     scale_by_trust_ratio,
 )
-from gradtx.transforms._adding import MaskOrFn, add_decayed_weights
 
 __all__ = ["MaskOrFn", "fromage", "polyak_sgd", "rprop", "signum", "sm3"]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from gradtx.core import GradientTransformation, ScalarOrSchedule, chain, validate
+from gradtx.core.masks import MaskOrFn
+from gradtx.core.masks import check as check_mask
 from gradtx.optimizers._weight_decay import checking_params, maybe_add_decayed_weights
 from gradtx.transforms import scale_by_adam, scale_by_learning_rate, scale_by_trust_ratio, trace
-from gradtx.transforms._adding import MaskOrFn, check_mask
 from gradtx.wrappers import masked
 
 __all__ = ["lamb", "lars"]

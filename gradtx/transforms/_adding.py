@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -11,13 +10,14 @@ import numpy as np
 
 from gradtx import tree as tree_lib
 from gradtx.core import (
-    EmptyState,
     GradientTransformation,
-    Params,
     ScalarOrSchedule,
+    init_empty_state,
+    masks,
     numerics,
     validate,
 )
+from gradtx.core.structure import is_none
 
 __all__ = [
     "AddNoiseState",
@@ -25,60 +25,6 @@ __all__ = [
     "add_decayed_weights",
     "add_noise",
 ]
-
-MaskOrFn = Any | Callable[[Params], Any] | None
-
-
-def _is_none(x: Any) -> bool:
-    return x is None
-
-
-def check_mask(fn: str, mask: Any, name: str = "mask") -> None:
-    """``TypeError`` unless ``mask`` is ``None``, a bool, a callable or a pytree (internal).
-
-    ``name`` is the argument's name in ``fn`` (``weight_decay_mask`` ...), for the message.
-    """
-    if isinstance(mask, (bool, np.bool_)):
-        return
-    try:
-        validate.mask_kind(fn, mask)
-    except TypeError as error:
-        if name == "mask":
-            raise
-        message = str(error).replace("(mask=", f"({name}=", 1).replace(": mask ", f": {name} ", 1)
-        raise TypeError(message) from None
-
-
-def resolve_mask(mask: Any, params: Any) -> Any:
-    """The mask as a tree of bools with the structure of ``params`` (internal).
-
-    ``mask`` is ``None`` (everything), a bool, a pytree of bools with the structure of
-    ``params`` or a prefix of it (a leaf of the mask covers the whole subtree), or a
-    callable ``params -> such a pytree``. ``None`` leaves of ``params`` stay ``None``.
-    """
-    if mask is None:
-        mask = True
-    mask_tree = mask(params) if validate.mask_is_callable(mask) else mask
-    return jax.tree.map(
-        lambda m, sub: jax.tree.map(lambda _: m, sub), mask_tree, params, is_leaf=_is_none
-    )
-
-
-def select_by_mask(mask_tree: Any, new: Any, old: Any) -> Any:
-    """``new`` where the mask is true, ``old`` elsewhere (internal).
-
-    Concrete (Python or NumPy) bools select statically, so a masked-out leaf is passed
-    through untouched; array masks select elementwise with ``jnp.where``.
-    """
-
-    def one(m, n, o):
-        if o is None:
-            return None
-        if isinstance(m, (bool, np.bool_)):
-            return n if m else o
-        return jnp.where(m, n, o)
-
-    return jax.tree.map(one, mask_tree, new, old, is_leaf=_is_none)
 
 
 class WeightDecaySchedule(NamedTuple):
@@ -93,7 +39,7 @@ class WeightDecaySchedule(NamedTuple):
 
 def add_decayed_weights(
     weight_decay: ScalarOrSchedule = 0.0,
-    mask: MaskOrFn = None,
+    mask: masks.MaskOrFn = None,
 ) -> GradientTransformation:
     """Add the parameters scaled by ``weight_decay`` to the updates (decoupled decay).
 
@@ -136,14 +82,13 @@ def add_decayed_weights(
     fn = "add_decayed_weights"
     validate.non_negative(fn, weight_decay=weight_decay)
     validate.finite(fn, weight_decay=weight_decay)
-    check_mask(fn, mask)
+    masks.check(fn, mask)
     scheduled = callable(weight_decay)
 
     def init_fn(params):
-        del params
         if scheduled:
             return WeightDecaySchedule(count=numerics.zero_count())
-        return EmptyState()
+        return init_empty_state(params)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -162,14 +107,14 @@ def add_decayed_weights(
                 return None
             return numerics.promote_add(g, numerics.scalar_mul(rate, p)).astype(g.dtype)
 
-        decayed = jax.tree.map(decay, updates, params, is_leaf=_is_none)
+        decayed = jax.tree.map(decay, updates, params, is_leaf=is_none)
         if elementwise:
-            decayed = select_by_mask(resolve_mask(mask, params), decayed, updates)
+            decayed = masks.select(masks.resolve(mask, params), decayed, updates)
         return decayed, new_state
 
     # A mask tree holding boolean arrays selects elementwise (beyond Optax, whose
     # masks are static): that mask is applied here and the state stays unwrapped.
-    elementwise = not validate.mask_is_callable(mask) and any(
+    elementwise = not masks.is_callable(mask) and any(
         not isinstance(m, (bool, np.bool_)) for m in jax.tree.leaves(mask)
     )
     tx = GradientTransformation(init_fn, update_fn)
@@ -192,15 +137,6 @@ class AddNoiseState(NamedTuple):
 
     count: jax.Array
     rng_key: jax.Array
-
-
-def _canonical_key(key: Any) -> jax.Array:
-    """A typed PRNG key from an int seed, a typed key, or raw ``uint32`` key data."""
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key
-    if isinstance(key, (jax.Array, np.ndarray)) and np.ndim(key) == 1:
-        return jax.random.wrap_key_data(jnp.asarray(key, jnp.uint32))
-    return jax.random.key(key)
 
 
 def add_noise(
@@ -255,7 +191,7 @@ def add_noise(
 
     def init_fn(params):
         del params
-        return AddNoiseState(count=numerics.zero_count(), rng_key=_canonical_key(key))
+        return AddNoiseState(count=numerics.zero_count(), rng_key=validate.prng_key(key))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
+from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
 
 __all__ = [
     "adaptive_grad_clip",
@@ -17,11 +17,6 @@ __all__ = [
     "clip_by_global_norm",
     "per_example_global_norm_clip",
 ]
-
-
-def _empty_init(params):
-    del params
-    return EmptyState()
 
 
 def clip(max_delta: float) -> GradientTransformation:
@@ -61,7 +56,7 @@ def clip(max_delta: float) -> GradientTransformation:
 
         return jax.tree.map(one, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:
@@ -113,7 +108,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
         return jax.tree.map(one, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def clip_by_block_rms(threshold: float) -> GradientTransformation:
@@ -158,7 +153,7 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
 
         return jax.tree.map(one, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def _unitwise_norm(x: jax.Array, axis: Any) -> jax.Array:
@@ -246,7 +241,7 @@ def adaptive_grad_clip(
 
         return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def per_example_global_norm_clip(grads: Any, l2_norm_clip: float) -> tuple[Any, jax.Array]:

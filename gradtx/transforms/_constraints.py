@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
+from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
+from gradtx.core.structure import is_none
 
 __all__ = [
     "ZeroNansState",
@@ -15,11 +16,6 @@ __all__ = [
     "keep_params_nonnegative",
     "zero_nans",
 ]
-
-
-def _empty_init(params):
-    del params
-    return EmptyState()
 
 
 def centralize() -> GradientTransformation:
@@ -54,7 +50,7 @@ def centralize() -> GradientTransformation:
 
         return jax.tree.map(one, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 class ZeroNansState(NamedTuple):
@@ -131,6 +127,6 @@ def keep_params_nonnegative() -> GradientTransformation:
             g_, p_ = (x.astype(numerics.common_dtype(g.dtype, p.dtype)) for x in (g, p))
             return jnp.where(p_ + g_ < 0, -p_, g_).astype(g.dtype)
 
-        return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state
+        return jax.tree.map(one, updates, params, is_leaf=is_none), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
+from gradtx.core import GradientTransformation, numerics, validate
 
 __all__ = ["FactoredState", "scale_by_factored_rms"]
 
@@ -209,35 +209,3 @@ def _update_leaf(g, row, col, v, rho, epsilon, factored, min_dim):
     col_factor = new_col**-0.5
     update = g_ * jnp.expand_dims(row_factor, d0) * jnp.expand_dims(col_factor, d1)
     return update.astype(g.dtype), new_row.astype(row.dtype), new_col.astype(col.dtype), v
-
-
-def _scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
-    """Multiply each leaf's update by ``max(rms(theta), min_scale)`` (Adafactor, internal).
-
-    Returns:
-      A `GradientTransformation` with `EmptyState`; ``update`` needs ``params``.
-    """
-    fn = "scale_by_param_block_rms"
-    validate.non_negative(fn, min_scale=min_scale)
-
-    def init_fn(params):
-        del params
-        return EmptyState()
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del extra_args
-        validate.require_params(fn, params)
-
-        def one(u, p):
-            if u is None:
-                return None
-            dtype = numerics.compute_dtype(numerics.common_dtype(u.dtype, p.dtype))
-            floor = min_scale
-            if not isinstance(floor, (int, float)):
-                floor = jnp.asarray(floor).astype(dtype)
-            scale = numerics.safe_root_mean_squares(p.astype(dtype), floor)
-            return (u.astype(dtype) * scale).astype(u.dtype)
-
-        return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state
-
-    return GradientTransformation(init_fn, update_fn)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
+from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
 
 __all__ = ["normalize_by_update_norm", "scale_by_param_block_norm", "scale_by_param_block_rms"]
-
-
-def _empty_init(params):
-    del params
-    return EmptyState()
 
 
 def _by_param_block(fn: str, measure, min_scale) -> GradientTransformation:
@@ -23,12 +17,14 @@ def _by_param_block(fn: str, measure, min_scale) -> GradientTransformation:
         validate.tree_match(fn, updates, params, what="params")
 
         def one(u, p):
-            factor = measure(p, numerics.as_dtype(min_scale, jnp.result_type(p)))
-            return (factor.astype(u.dtype) * u).astype(u.dtype)
+            # In at least float32: the squares of a float16 block would overflow.
+            dtype = numerics.compute_dtype(numerics.common_dtype(u.dtype, p.dtype))
+            factor = measure(p.astype(dtype), numerics.as_dtype(min_scale, dtype))
+            return (u.astype(dtype) * factor).astype(u.dtype)
 
         return jax.tree.map(one, updates, params), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def scale_by_param_block_norm(min_scale: float = 1e-3) -> GradientTransformation:
@@ -131,4 +127,4 @@ def normalize_by_update_norm(
         )
         return jax.tree.map(lambda g: (g / denom.astype(g.dtype)).astype(g.dtype), updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

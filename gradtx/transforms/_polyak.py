@@ -7,9 +7,9 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import (
-    EmptyState,
     GradientTransformation,
     GradientTransformationExtraArgs,
+    init_empty_state,
     numerics,
     validate,
 )
@@ -68,10 +68,6 @@ def scale_by_polyak(
     validate.non_negative(fn, max_learning_rate=max_learning_rate, eps=eps)
     validate.one_of(fn, "variant", variant, ("sps", "sps+"))
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del params
         value = validate.require_extra_arg(fn, extra_args, "value")
@@ -86,4 +82,4 @@ def scale_by_polyak(
         step = jnp.where(denom <= _TINY, jnp.zeros_like(step), step)
         return jax.tree.map(lambda g: step.astype(g.dtype) * g, updates), state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_empty_state, update_fn)

@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import (
-    EmptyState,
     GradientTransformation,
     ScalarOrSchedule,
     Schedule,
     identity,
+    init_empty_state,
     numerics,
     validate,
 )
@@ -48,15 +48,11 @@ def scale(step_size: float) -> GradientTransformation:
     """
     validate.finite("scale", step_size=step_size)
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         return jax.tree.map(lambda g: _mul(step_size, g), updates), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def _mul(factor, g):
@@ -191,12 +187,8 @@ def scale_by_sign() -> GradientTransformation:
       ICML 2018, https://arxiv.org/abs/1802.04434
     """
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         return jax.tree.map(jnp.sign, updates), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import EmptyState, GradientTransformation, numerics, validate
+from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
 
 __all__ = ["scale_by_trust_ratio"]
 
@@ -57,10 +57,6 @@ def scale_by_trust_ratio(
     validate.positive(fn, trust_coefficient=trust_coefficient)
     validate.finite(fn, min_norm=min_norm, trust_coefficient=trust_coefficient, eps=eps)
 
-    def init_fn(params):
-        del params
-        return EmptyState()
-
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         validate.require_params(fn, params)
@@ -83,4 +79,4 @@ def scale_by_trust_ratio(
 
         return jax.tree.map(one, updates, params, is_leaf=lambda x: x is None), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core.numerics import is_float, promote_add, scalar_mul
+from gradtx.core.structure import is_none
 
 
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
@@ -138,7 +139,7 @@ def add_scale(tree_x: Any, scalar: Any, tree_y: Any) -> Any:
         lambda x, y: None if x is None else promote_add(x, _scaled(scalar, y)),
         tree_x,
         tree_y,
-        is_leaf=lambda x: x is None,
+        is_leaf=is_none,
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import jax
 
+from gradtx.core.structure import ParamsPlaceholder
+
 Filtering = Callable[[tuple[Any, ...], Any], bool] | None
 
 
@@ -207,25 +209,6 @@ def set(tree: Any, filtering: Filtering = None, /, **kwargs: Any) -> Any:  # noq
     return rebuild((), tree)
 
 
-@jax.tree_util.register_pytree_node_class
-class _ParamsPlaceholder:
-    """Stands for the parameter tree while an ``init`` traces where params go."""
-
-    def tree_flatten(self):
-        return (), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        del aux, children
-        return cls()
-
-
-def is_params_placeholder(params: Any) -> bool:
-    """Whether ``init`` is being called by `map_params` (a wrapper whose state depends on
-    the params' structure, such as ``masked``, then passes the placeholder through)."""
-    return isinstance(params, _ParamsPlaceholder)
-
-
 def map_params(
     initable: Any,
     f: Callable[..., Any],
@@ -261,28 +244,13 @@ def map_params(
       >>> out.count, out.mu
       ('other', {'w': 'param'})
     """
-    placeholder = _ParamsPlaceholder()
+    placeholder = ParamsPlaceholder()
     init = initable.init if hasattr(initable, "init") else initable
     template = init(placeholder)
 
     def one(slot, value):
-        if isinstance(slot, _ParamsPlaceholder):
+        if isinstance(slot, ParamsPlaceholder):
             return jax.tree.map(f, value, *rest, is_leaf=is_leaf)
         return value if transform_non_params is None else transform_non_params(value)
 
-    return jax.tree.map(one, template, state, is_leaf=lambda x: isinstance(x, _ParamsPlaceholder))
-
-
-def find_all(state: Any, name: str) -> list[tuple[int, Any]]:
-    """Every ``(depth, value)`` whose field or dict key is ``name``, shallowest first."""
-    found: list[tuple[int, Any]] = []
-    frontier = [(0, state)]
-    while frontier:
-        depth, node = frontier.pop(0)
-        for p, value in _children((), node):
-            if isinstance(node, dict) or _is_named_tuple(node):
-                field = p[-1].name if _is_named_tuple(node) else p[-1].key
-                if field == name:
-                    found.append((depth, value))
-            frontier.append((depth + 1, value))
-    return found
+    return jax.tree.map(one, template, state, is_leaf=lambda x: isinstance(x, ParamsPlaceholder))

@@ -13,7 +13,8 @@ from jax import lax
 
 from gradtx import tree as tree_lib
 from gradtx.core import ArrayTree, GradientTransformation, Params, Updates, numerics, validate
-from gradtx.wrappers._util import check_inner, is_none, zeros_of
+from gradtx.core.structure import is_none
+from gradtx.wrappers._util import zeros_of
 
 __all__ = ["ApplyEvery", "MultiSteps", "MultiStepsState", "apply_every"]
 
@@ -110,7 +111,7 @@ class MultiSteps:
         accumulator_dtype: Any = jnp.float32,
     ):
         fn = "MultiSteps"
-        self._opt = check_inner(fn, "opt", opt)
+        self._opt = validate.transform(fn, "opt", opt)
         if isinstance(every_k_schedule, (numbers.Integral, np.integer)) and not isinstance(
             every_k_schedule, bool
         ):

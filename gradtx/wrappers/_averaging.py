@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, OptState, Params, numerics, validate
-from gradtx.tree._state import find_all
-from gradtx.wrappers._util import check_inner, is_none
+from gradtx.core.structure import is_none
+from gradtx.wrappers._util import shallowest_first
 
 __all__ = ["AverageParamsState", "average_params", "averaged_params"]
 
@@ -79,7 +79,7 @@ def average_params(
       SIAM J. Control Optim. 1992, https://doi.org/10.1137/0330046
     """
     fn = "average_params"
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     if decay is not None:
         validate.decay(fn, decay=decay)
     accumulator_dtype = numerics.canonicalize_dtype(accumulator_dtype)
@@ -168,7 +168,7 @@ def averaged_params(state: Any) -> Params:
       >>> gradtx.averaged_params(state).tolist()  # 0.5 * 1 + 0.5 * 0
       [0.5]
     """
-    found = [(d, v) for d, v in find_all(state, "averaged_params")]
+    found = [(d, v) for d, v in shallowest_first(state, "averaged_params")]
     if not found:
         raise KeyError(
             "averaged_params: the state holds no average_params state; wrap the optimizer "

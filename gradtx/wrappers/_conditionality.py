@@ -14,9 +14,9 @@ from gradtx.core import (
     OptState,
     numerics,
     set_to_zero,
+    validate,
 )
 from gradtx.wrappers._masking import partition
-from gradtx.wrappers._util import check_inner
 
 __all__ = [
     "ConditionFn",
@@ -73,7 +73,7 @@ class ConditionallyMaskState(NamedTuple):
 
 
 def _conditional(fn, inner, should_transform_fn, forward_extra_args, on_skip):
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     if not callable(should_transform_fn):
         raise TypeError(
             f"{fn}(should_transform_fn={should_transform_fn!r}): should_transform_fn must be "
@@ -226,7 +226,7 @@ def selective_transform(
       >>> u["a"].tolist(), u["b"].tolist()
       ([0.0], [-1.0])
     """
-    optimizer = check_inner("selective_transform", "optimizer", optimizer)
+    optimizer = validate.transform("selective_transform", "optimizer", optimizer)
 
     def labels(params):
         del params

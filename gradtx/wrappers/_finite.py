@@ -17,7 +17,7 @@ from gradtx.core import (
     numerics,
     validate,
 )
-from gradtx.wrappers._util import all_finite, check_inner, count_true
+from gradtx.wrappers._util import all_finite, count_true
 
 __all__ = [
     "ApplyIfFiniteState",
@@ -81,7 +81,7 @@ def apply_if_finite(
       ([0.0, 0.0], 1)
     """
     fn = "apply_if_finite"
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     validate.integer(fn, "max_consecutive_errors", max_consecutive_errors, 0)
 
     def init_fn(params):

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.core import GradientTransformation, GradientTransformationExtraArgs, numerics
-from gradtx.wrappers._util import check_inner
+from gradtx.core import GradientTransformation, GradientTransformationExtraArgs, numerics, validate
 
 __all__ = ["flatten"]
 
@@ -75,7 +74,7 @@ def flatten(inner: GradientTransformation) -> GradientTransformation:
       >>> u["a"].round(3).tolist(), u["b"].dtype.name, state.mu.shape
       ([1.0], 'bfloat16', (2,))
     """
-    inner = check_inner("flatten", "inner", inner)
+    inner = validate.transform("flatten", "inner", inner)
 
     def init_fn(params):
         return inner.init(_ravel(params))

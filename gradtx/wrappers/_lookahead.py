@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, OptState, Params, numerics, validate
-from gradtx.wrappers._util import check_inner, is_none
+from gradtx.core.structure import is_none
 
 __all__ = ["LookaheadParams", "LookaheadSlowParamsState", "LookaheadState", "lookahead"]
 
@@ -128,7 +128,7 @@ def lookahead(
       https://arxiv.org/abs/1907.08610
     """
     fn = "lookahead"
-    fast_optimizer = check_inner(fn, "fast_optimizer", fast_optimizer)
+    fast_optimizer = validate.transform(fn, "fast_optimizer", fast_optimizer)
     validate.integer(fn, "sync_period", sync_period, 1)
     validate.unit(fn, slow_step_size=slow_step_size)
     alpha = slow_step_size

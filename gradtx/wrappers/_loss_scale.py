@@ -10,8 +10,8 @@ from jax import lax
 
 from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, OptState, numerics, validate
-from gradtx.tree._state import find_all
-from gradtx.wrappers._util import all_finite, check_inner, is_none
+from gradtx.core.structure import is_none
+from gradtx.wrappers._util import all_finite, shallowest_first
 
 __all__ = ["DynamicLossScaleState", "dynamic_loss_scale", "loss_scale"]
 
@@ -118,7 +118,7 @@ def dynamic_loss_scale(
       https://arxiv.org/abs/1710.03740
     """
     fn = "dynamic_loss_scale"
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     validate.positive(fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale)
     validate.finite(
         fn, init_scale=init_scale, min_scale=min_scale, max_scale=max_scale, factor=factor
@@ -215,7 +215,7 @@ def loss_scale(state: Any, dtype: Any = jnp.float32) -> jax.Array:
       >>> float(gradtx.loss_scale(tx.init(jnp.zeros(1))))
       4.0
     """
-    found = [v for _, v in find_all(state, "loss_scale") if jnp.shape(v) == ()]
+    found = [v for _, v in shallowest_first(state, "loss_scale") if jnp.shape(v) == ()]
     if not found:
         raise KeyError(
             "loss_scale: the state holds no dynamic_loss_scale state; wrap the optimizer "

@@ -6,18 +6,17 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, NamedTuple
 
 import jax
-import numpy as np
 
 from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
     Params,
+    masks,
     set_to_zero,
+    structure,
     validate,
 )
-from gradtx.tree._state import is_params_placeholder
-from gradtx.wrappers._util import check_inner
 
 __all__ = [
     "MaskedNode",
@@ -49,40 +48,10 @@ class MaskedNode(NamedTuple):
     """
 
 
-def _is_bool_leaf(x: Any) -> bool:
-    if isinstance(x, jax.core.Tracer):
-        return False
-    if isinstance(x, (bool, np.bool_)):
-        return True
-    return isinstance(x, (np.ndarray, jax.Array)) and x.dtype == np.bool_ and x.ndim == 0
-
-
-def _check_mask_tree(fn: str, name: str, tree: Any, *, returned: bool = False) -> None:
-    bad = [x for x in jax.tree.leaves(tree) if not _is_bool_leaf(x)]
-    if bad:
-        where = f"{name}(...) returned" if returned else f"{name}"
-        raise TypeError(
-            f"{fn}({name}=...): {where} must be a static pytree of Python/NumPy bools (or a "
-            f"callable params -> such a pytree); found a leaf {bad[0]!r} of type "
-            f"{type(bad[0]).__name__}"
-        )
-
-
-def _check_mask(fn: str, name: str, mask: Any) -> None:
-    if validate.mask_is_callable(mask):
-        return
-    if isinstance(mask, (str, bytes)):
-        raise TypeError(
-            f"{fn}({name}={mask!r}): {name} must be a pytree of bools or a callable "
-            f"params -> pytree of bools, got {type(mask).__name__}"
-        )
-    _check_mask_tree(fn, name, mask)
-
-
 def _mask_for(fn: str, mask: Any, tree: Any) -> Any:
-    if validate.mask_is_callable(mask):
+    if masks.is_callable(mask):
         out = mask(tree)
-        _check_mask_tree(fn, "mask", out, returned=True)
+        masks.check(fn, out, returned=True)
         return out
     return mask
 
@@ -96,7 +65,7 @@ def _masked(
     fn: str, inner: GradientTransformation, mask: Any, mask_compatible_extra_args: bool
 ) -> GradientTransformation:
     def init_fn(params):
-        if is_params_placeholder(params):  # tree.map_params tracing the state, as Optax
+        if structure.is_params_placeholder(params):  # tree.map_params tracing the state, as Optax
             return MaskedState(inner_state=inner.init(params))
         mask_tree = _mask_for(fn, mask, params)
         return MaskedState(inner_state=inner.init(_apply_mask(params, mask_tree)))
@@ -118,9 +87,7 @@ def _masked(
             None if params is None else _apply_mask(params, mask_tree),
             **extra_args,
         )
-        new_updates = jax.tree.map(
-            lambda m, new, old: new if bool(m) else old, mask_tree, inner_updates, updates
-        )
+        new_updates = masks.select(mask_tree, inner_updates, updates)
         return new_updates, MaskedState(inner_state=inner_state)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -165,8 +132,8 @@ def masked(
       ([-1.0, -1.0], [1.0])
     """
     fn = "masked"
-    inner = check_inner(fn, "inner", inner)
-    _check_mask(fn, "mask", mask)
+    inner = validate.transform(fn, "inner", inner)
+    masks.check(fn, mask, static=True)
     return _masked(fn, inner, mask, mask_compatible_extra_args)
 
 
@@ -227,7 +194,7 @@ def multi_transform(
             f"{fn}(transforms={transforms!r}): transforms must be a mapping label -> "
             f"transform, got {type(transforms).__name__}"
         )
-    transforms = {k: check_inner(fn, f"transforms[{k!r}]", t) for k, t in transforms.items()}
+    transforms = {k: validate.transform(fn, f"transforms[{k!r}]", t) for k, t in transforms.items()}
 
     def labels_for(tree):
         labels = param_labels(tree) if callable(param_labels) else param_labels
@@ -300,5 +267,5 @@ def freeze(mask: Any | Callable[[Params], Any]) -> GradientTransformation:
       >>> u["w"].tolist(), u["b"].tolist()
       ([0.0, 0.0], [1.0])
     """
-    _check_mask("freeze", "mask", mask)
+    masks.check("freeze", mask, static=True)
     return _masked("freeze", set_to_zero(), mask, False)

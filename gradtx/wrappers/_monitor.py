@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, OptState, identity, numerics, validate
-from gradtx.wrappers._util import check_inner, is_none
+from gradtx.core.structure import is_none
 
 __all__ = ["MonitorStatsState", "training_monitor"]
 
@@ -102,7 +102,7 @@ def training_monitor(
       (True, False)
     """
     fn = "training_monitor"
-    inner = identity() if inner is None else check_inner(fn, "inner", inner)
+    inner = identity() if inner is None else validate.transform(fn, "inner", inner)
     validate.non_negative(fn, vanishing_threshold=vanishing_threshold)
     validate.positive(fn, exploding_threshold=exploding_threshold)
     validate.finite(fn, vanishing_threshold=vanishing_threshold)

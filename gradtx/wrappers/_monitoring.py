@@ -15,9 +15,8 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
-from gradtx.core import GradientTransformation, OptState, Updates, chain, stateless
+from gradtx.core import GradientTransformation, OptState, Updates, chain, stateless, validate
 from gradtx.transforms import ema
-from gradtx.wrappers._util import check_inner
 
 __all__ = ["MonitorState", "SnapshotState", "measure_with_ema", "monitor", "snapshot"]
 
@@ -175,7 +174,7 @@ def monitor(
         if not isinstance(name, str):
             raise TypeError(f"{fn}(measures=...): measure names must be strings, got {name!r}")
         if hasattr(measure, "init") and hasattr(measure, "update"):
-            txs[name] = check_inner(fn, f"measures[{name!r}]", measure)
+            txs[name] = validate.transform(fn, f"measures[{name!r}]", measure)
         elif callable(measure):
             txs[name] = stateless(lambda updates, params, m=measure: m(updates))
         else:

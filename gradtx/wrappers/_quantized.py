@@ -34,7 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx.core import GradientTransformation, OptState, numerics, validate
-from gradtx.wrappers._util import check_inner
 
 __all__ = ["QuantizedArray", "QuantizedState", "quantized_state"]
 
@@ -253,7 +252,7 @@ def quantized_state(
       https://arxiv.org/abs/2110.02861
     """
     fn = "quantized_state"
-    inner = check_inner(fn, "inner", inner)
+    inner = validate.transform(fn, "inner", inner)
     validate.integer(fn, "bits", bits, 1)
     validate.integer(fn, "block_size", block_size, 1)
     if bits != 8:

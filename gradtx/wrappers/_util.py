@@ -9,24 +9,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import GradientTransformation, with_extra_args_support
+from gradtx import tree as tree_lib
 
 
-def check_inner(fn: str, name: str, inner: Any) -> GradientTransformation:
-    """``TypeError`` unless ``inner`` has callable ``init`` and ``update``; returns it wrapped.
-
-    The result's ``update`` accepts extra keyword arguments even when ``inner``'s does not.
-    """
-    if not (callable(getattr(inner, "init", None)) and callable(getattr(inner, "update", None))):
-        raise TypeError(
-            f"{fn}({name}={inner!r}): {name} must be a gradient transformation "
-            f"(an object with init and update), got {type(inner).__name__}"
-        )
-    return with_extra_args_support(inner)
-
-
-def is_none(x: Any) -> bool:
-    return x is None
+def shallowest_first(state: Any, name: str) -> list[tuple[int, Any]]:
+    """Every ``(depth, value)`` of ``state`` whose field or dict key is ``name``,
+    shallowest first (`gradtx.tree.get_all_with_path`, ordered by depth)."""
+    found = [(len(path) - 1, value) for path, value in tree_lib.get_all_with_path(state, name)]
+    return sorted(found, key=lambda pair: pair[0])
 
 
 def all_finite(tree: Any) -> jax.Array:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from gradtx.core import numerics, validate
+from gradtx.core import masks, numerics, validate
 
 
 def test_chain_threads_updates_and_forwards_extra_args():
@@ -126,7 +126,7 @@ def test_validation_type_errors_and_tracers_skipped():
     with pytest.raises(TypeError, match="learning_rate must be a number"):
         validate.finite("f", learning_rate="0.1")
     with pytest.raises(TypeError, match="mask must be a pytree"):
-        validate.mask_kind("f", "all")
+        masks.check("f", "all")
     # Traced values and schedules are not checked.
     jax.jit(lambda b: validate.decay("f", b1=b) or b)(jnp.asarray(2.0))
     validate.decay("f", b1=lambda step: 2.0)
