@@ -35,6 +35,14 @@ NAMESPACES = {
 }
 
 
+# Private Optax objects that a public Optax function returns, paired with gradtx's public
+# counterpart: a test asserting the return type (``assertIsInstance(optax.multi_normal(...),
+# utils.MultiNormalDiagFromLogScale)``) then checks gradtx's class, not Optax's.
+PRIVATE = {
+    ("optax._src.utils", "MultiNormalDiagFromLogScale"): ("gradtx", "MultiNormalDiagFromLogScale"),
+}
+
+
 def _module(name: str) -> types.ModuleType | None:
     try:
         return importlib.import_module(name)
@@ -64,6 +72,13 @@ def build_map() -> tuple[dict[int, Any], list[str]]:
             replacement = getattr(ours, name, None)
             if replacement is None or id(value) in mapping:
                 continue
+            mapping[id(value)] = replacement
+            replaced.append(f"{theirs_name}.{name}")
+    for (theirs_name, name), (ours_name, our_name) in PRIVATE.items():
+        theirs, ours = _module(theirs_name), _module(ours_name)
+        value = getattr(theirs, name, None)
+        replacement = getattr(ours, our_name, None)
+        if value is not None and replacement is not None and id(value) not in mapping:
             mapping[id(value)] = replacement
             replaced.append(f"{theirs_name}.{name}")
     return mapping, replaced
