@@ -56,7 +56,10 @@ def _broadcast_tree(value: Any, tree: Any) -> Any:
 
 def _axpy(a: Any, x: Any, y: Any) -> Any:
     """``a * x + y`` per leaf for a scalar ``a``, each leaf of ``y`` keeping its dtype."""
-    return jax.tree.map(lambda xi, yi: _cast(a, yi) * xi.astype(yi.dtype) + yi, x, y)
+    # jnp.asarray: a leaf may be a Python number (Optax takes tuples of floats)
+    return jax.tree.map(
+        lambda xi, yi: _cast(a, yi) * jnp.asarray(xi).astype(jnp.result_type(yi)) + yi, x, y
+    )
 
 
 def _scale(a: Any, x: Any) -> Any:

@@ -273,3 +273,14 @@ def test_scale_is_validated():
     # Traced scales are not checked (and work).
     out = jax.jit(P.projection_l2_ball)(jnp.array([3.0, 4.0]), jnp.asarray(10.0))
     np.testing.assert_allclose(out, [3.0, 4.0])
+
+
+@pytest.mark.parametrize("x", [(1.0, 2.0), (1.0, -2.0)])
+@pytest.mark.parametrize("name", ["projection_hyperplane", "projection_halfspace"])
+def test_python_float_tuples_as_optax(name, x):
+    """Optax's own tests project tuples of Python floats."""
+    a, b = (3.0, 4.0), 5.0
+    ours = getattr(P, name)(x, a, b)
+    theirs = getattr(optax.projections, name)(x, a, b)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o, t, rtol=1e-6)
