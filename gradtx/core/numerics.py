@@ -29,8 +29,9 @@ def zero_count() -> jax.Array:
 def safe_increment(count: jax.Array) -> jax.Array:
     """``count + 1`` that saturates at the dtype's maximum instead of wrapping."""
     count = jnp.asarray(count)
-    top = jnp.iinfo(count.dtype).max
-    return jnp.where(count < top, count + 1, top).astype(count.dtype)
+    # An array of the count's dtype: a uint32/uint64 maximum does not fit a weak int.
+    top = jnp.asarray(jnp.iinfo(count.dtype).max, count.dtype)
+    return jnp.where(count < top, count + jnp.asarray(1, count.dtype), top)
 
 
 def canonicalize_dtype(dtype: Any) -> jnp.dtype | None:

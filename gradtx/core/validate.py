@@ -245,10 +245,18 @@ def require_params(fn: str, params: Any) -> None:
         raise ValueError(f"{fn}: update() needs params; call tx.update(updates, state, params).")
 
 
+class MissingExtraArgError(TypeError, ValueError):
+    """A transform's ``update`` was called without an extra argument it needs.
+
+    A ``TypeError`` as in Optax (whose ``update`` takes it as a required keyword) and a
+    ``ValueError`` (gradtx's earlier error) at once, so either ``except`` catches it.
+    """
+
+
 def require_extra_arg(fn: str, extra_args: dict[str, Any], name: str) -> Any:
-    """Return ``extra_args[name]`` or raise a message saying how to pass it."""
+    """Return ``extra_args[name]`` or raise `MissingExtraArgError` saying how to pass it."""
     if extra_args.get(name) is None:
-        raise ValueError(
+        raise MissingExtraArgError(
             f"{fn}: update() needs {name}=...; pass it through the chain, e.g. "
             f"tx.update(grads, state, params, {name}=...)."
         )

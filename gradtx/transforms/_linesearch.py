@@ -14,7 +14,6 @@ tested for real parameters.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,6 +22,7 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.core import GradientTransformation, Params, Updates, numerics, validate
+from gradtx.transforms import _linesearch_io
 
 __all__ = [
     "BacktrackingLinesearchInfo",
@@ -51,52 +51,6 @@ def slope_along(grad: Updates, direction: Updates, dtype: Any) -> jax.Array:
     """
     grad = jax.tree.map(jnp.conj, grad)
     return jnp.real(tree_lib.vdot(grad, direction)).astype(dtype)
-
-
-def _value_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dict[str, Any]:
-    """The extra arguments named after a keyword parameter of ``value_fn`` (not its first)."""
-    try:
-        parameters = list(inspect.signature(value_fn).parameters.values())
-    except (TypeError, ValueError):
-        return {}
-    named = {
-        p.name
-        for p in parameters[1:]
-        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    }
-    named -= {"value", "grad", "value_fn"}
-    return {k: v for k, v in extra_args.items() if k in named}
-
-
-def _loss_inputs(fn: str, updates: Any, params: Any, extra_args: dict[str, Any]):
-    """Check the update tree; unpack ``value=``, ``grad=``, ``value_fn=`` and its data."""
-    validate.require_params(fn, params)
-    validate.tree_match(fn, updates, params, what="params")
-    value = validate.require_extra_arg(fn, extra_args, "value")
-    grad = validate.require_extra_arg(fn, extra_args, "grad")
-    value_fn = validate.require_extra_arg(fn, extra_args, "value_fn")
-    if not callable(value_fn):
-        raise TypeError(f"{fn}: value_fn must be callable, got {type(value_fn).__name__}")
-    data = _value_fn_kwargs(value_fn, extra_args)
-    _reject_unconsumed(fn, value_fn, extra_args)
-    return value, grad, value_fn, data
-
-
-def _reject_unconsumed(fn: str, value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> None:
-    """``TypeError`` naming the extra arguments ``value_fn`` does not take (as Optax)."""
-    try:
-        parameters = inspect.signature(value_fn).parameters.values()
-    except (TypeError, ValueError):
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return
-    consumed = {p.name for p in parameters} | {"value", "grad", "value_fn"}
-    remaining = sorted(k for k in extra_args if k not in consumed)
-    if remaining:
-        raise TypeError(
-            f"{fn}: update() got keyword arguments that value_fn does not consume: "
-            f"{remaining}; pass only value=, grad=, value_fn= and value_fn's own arguments"
-        )
 
 
 def _nan_to_inf(x: jax.Array) -> jax.Array:
@@ -192,8 +146,8 @@ def scale_by_backtracking_linesearch(
       rtol: :math:`\\delta`, >= 0. Default 0.
       store_grad: also compute the gradient at the accepted point and keep it in the
         state, so that `value_and_grad_from_state` can reuse it. Default False.
-      verbose: accepted for Optax compatibility; gradtx never prints from inside
-        ``update`` (no host callbacks): read ``state.info`` instead. Default False.
+      verbose: print Optax's diagnostics when the search fails (``jax.debug.print``, a
+        host callback); ``state.info`` holds the same numbers. Default False.
 
     Returns:
       A `GradientTransformation` with `ScaleByBacktrackingLinesearchState`.
@@ -234,7 +188,6 @@ def scale_by_backtracking_linesearch(
     validate.interval(fn, "increase_factor", increase_factor, 0.0, low_open=True)
     validate.positive(fn, max_learning_rate=max_learning_rate)
     validate.non_negative(fn, atol=atol, rtol=rtol)
-    del verbose
 
     def init_fn(params):
         grad = tree_lib.zeros_like(params) if store_grad else None
@@ -243,7 +196,7 @@ def scale_by_backtracking_linesearch(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
+        value, grad, value_fn, data = _linesearch_io.loss_inputs(fn, updates, params, extra_args)
         # jnp.result_type: a Python float set into the state (tree.set) has no dtype.
         dtype = jnp.result_type(state.learning_rate)
         value = as_scalar(value, dtype)
@@ -281,6 +234,8 @@ def scale_by_backtracking_linesearch(
             new_grad = tree_lib.cast_like(
                 jax.grad(lambda p: value_fn(p, **data))(trial(lr)), params
             )
+        if verbose:
+            _linesearch_io.backtracking_report(value, slope, lr, err, a_tol)
         lr = jnp.where(jnp.isinf(err), jnp.zeros_like(lr), lr)
         new_state = ScaleByBacktrackingLinesearchState(
             learning_rate=lr,
@@ -444,8 +399,8 @@ def scale_by_zoom_linesearch(
         (suits SGD-like directions), ``"one"`` from 1 (suits (quasi-)Newton ones).
         After a failed search (step 0), ``"keep"`` restarts from 1; Optax would keep
         trying 0 and never move again, the one difference from its numbers.
-      verbose: accepted for Optax compatibility; gradtx never prints from inside
-        ``update`` (no host callbacks): read ``state.info`` instead. Default False.
+      verbose: print Optax's diagnostics when the search fails (``jax.debug.print``, a
+        host callback); ``state.info`` holds the same numbers. Default False.
 
     Returns:
       A `GradientTransformation` with `ScaleByZoomLinesearchState`.
@@ -490,14 +445,13 @@ def scale_by_zoom_linesearch(
             "slope_rtol must be < curv_rtol"
         )
     validate.one_of(fn, "initial_guess_strategy", initial_guess_strategy, ("keep", "one"))
-    del verbose
 
     def init_fn(params):
         grad = tree_lib.zeros_like(params)
         return _initial_state(ScaleByZoomLinesearchState, ZoomLinesearchInfo, params, grad)
 
     def update_fn(updates, state, params=None, **extra_args):
-        value, grad, value_fn, data = _loss_inputs(fn, updates, params, extra_args)
+        value, grad, value_fn, data = _linesearch_io.loss_inputs(fn, updates, params, extra_args)
         dtype = jnp.result_type(state.learning_rate)  # a Python float has no dtype
         grad = tree_lib.cast_like(grad, params)
         if initial_guess_strategy == "one":
@@ -525,6 +479,7 @@ def scale_by_zoom_linesearch(
                 else numerics.as_dtype(approx_dec_rtol, dtype),
                 precision=numerics.as_dtype(stepsize_precision, dtype),
             ),
+            verbose=verbose,
         )
         stepsize = result.last.stepsize
         new_state = ScaleByZoomLinesearchState(
@@ -561,6 +516,7 @@ def _zoom(
     grad: Updates,
     guess: jax.Array,
     hyperparams: _ZoomHyperparams,
+    verbose: bool = False,
 ) -> _Zoom:
     """Run one strong-Wolfe search along ``direction``; return the final carry.
 
@@ -651,6 +607,19 @@ def _zoom(
         # On failure, fall back to the best point with sufficient decrease (if any, or
         # if the last trial left the function's domain).
         use_safe = failed & ((safe[0].stepsize > 0.0) | jnp.isinf(dec))
+        if verbose:  # Optax's messages, about the new trial (before the fallback)
+            _linesearch_io.zoom_report(
+                value,
+                slope0,
+                new.stepsize,
+                dec,
+                curv,
+                ~c.bracketed & reached_max & ~b_found,
+                failed,
+                jnp.abs(low.stepsize - high.stepsize),
+                h.precision,
+                safe[0].stepsize,
+            )
         last, last_grad, dec, curv = _where(use_safe, safe, (new, new_grad, dec, curv))
         return _Zoom(
             count=numerics.safe_increment(c.count),

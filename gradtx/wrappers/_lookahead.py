@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx.core import GradientTransformation, OptState, Params, numerics, validate
-from gradtx.core.structure import is_none
+from gradtx.core.structure import is_none, is_params_placeholder
 
 __all__ = ["LookaheadParams", "LookaheadSlowParamsState", "LookaheadState", "lookahead"]
 
@@ -94,6 +94,9 @@ def lookahead(
       the updates have the gradients' structure, so lookahead composes with any
       training loop. Read the slow weights with ``gradtx.tree.get(state, "slow_params")``.
 
+    ``gradtx.tree.map_params`` maps the fast optimizer's parameter-shaped state of a
+    `LookaheadState`, as in Optax (its placeholder stands for the fast params).
+
     The updates must be applied unmodified (do not chain transforms after lookahead).
 
     Args:
@@ -134,9 +137,12 @@ def lookahead(
     alpha = slow_step_size
 
     def init_fn(params):
-        if isinstance(params, LookaheadParams):
+        if isinstance(params, LookaheadParams) or is_params_placeholder(params):
+            # ``tree.map_params`` traces ``init`` on a placeholder: as in Optax, it stands
+            # for the fast params, so the template is Optax's `LookaheadState`.
+            fast = params.fast if isinstance(params, LookaheadParams) else params
             return LookaheadState(
-                fast_state=fast_optimizer.init(params.fast),
+                fast_state=fast_optimizer.init(fast),
                 steps_since_sync=numerics.zero_count(),
             )
         return LookaheadSlowParamsState(

@@ -52,12 +52,13 @@ def test_safe_norms_match_optax_with_gradients():
         assert np.all(np.isfinite(jax.grad(lambda v: gradtx.safe_root_mean_squares(v, 0.1))(v)))
 
 
-@pytest.mark.parametrize("dtype", [jnp.int32, jnp.float32, jnp.int8])
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.float32, jnp.int8, jnp.uint8, jnp.uint32])
 def test_safe_increment_saturates_like_optax(dtype):
     info = jnp.iinfo(dtype) if jnp.issubdtype(dtype, jnp.integer) else jnp.finfo(dtype)
     for value in (0, info.max):
         count = jnp.asarray(value, dtype)
-        ours, theirs = gradtx.safe_increment(count), optax.safe_increment(count)
+        # jitted, as in Optax's test: the uint32 maximum does not fit a weak int32
+        ours, theirs = jax.jit(gradtx.safe_increment)(count), optax.safe_increment(count)
         assert ours.dtype == theirs.dtype == dtype
         assert ours == theirs
     assert gradtx.safe_int32_increment is gradtx.safe_increment

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import inspect
 import os
 import types
 from typing import Any
@@ -32,6 +33,14 @@ NAMESPACES = {
     "optax.perturbations": "gradtx.perturbations",
     "optax.microbatching": "gradtx.microbatching",
     "optax.second_order": "gradtx.second_order",
+}
+
+
+# Private Optax objects that a public Optax function returns, paired with gradtx's public
+# counterpart: a test asserting the return type (``assertIsInstance(optax.multi_normal(...),
+# utils.MultiNormalDiagFromLogScale)``) then checks gradtx's class, not Optax's.
+PRIVATE = {
+    ("optax._src.utils", "MultiNormalDiagFromLogScale"): ("gradtx", "MultiNormalDiagFromLogScale"),
 }
 
 
@@ -66,6 +75,13 @@ def build_map() -> tuple[dict[int, Any], list[str]]:
                 continue
             mapping[id(value)] = replacement
             replaced.append(f"{theirs_name}.{name}")
+    for (theirs_name, name), (ours_name, our_name) in PRIVATE.items():
+        theirs, ours = _module(theirs_name), _module(ours_name)
+        value = getattr(theirs, name, None)
+        replacement = getattr(ours, our_name, None)
+        if value is not None and replacement is not None and id(value) not in mapping:
+            mapping[id(value)] = replacement
+            replaced.append(f"{theirs_name}.{name}")
     return mapping, replaced
 
 
@@ -91,9 +107,39 @@ def _wrap(value: Any, mapping: dict[int, Any]) -> Any:
     return mapping.get(id(value), value)
 
 
+def _resolve_annotations(theirs: Any, ours: Any) -> None:
+    """Give ``ours`` Optax's annotation objects where its own are strings.
+
+    gradtx's modules use ``from __future__ import annotations``, so ``inspect.signature``
+    shows ``'ScalarOrSchedule'`` where Optax's shows the object; Optax's tests that
+    compare annotations (``ScheduleAsLearningRateTest`` skips an optimizer whose
+    ``learning_rate`` is not annotated ``base.ScalarOrSchedule``) then run for real.
+    Only the annotations of parameters both signatures have change.
+    """
+    if not isinstance(ours, types.FunctionType) or not callable(theirs):
+        return
+    try:
+        our_sig, their_sig = inspect.signature(ours), inspect.signature(theirs)
+    except (TypeError, ValueError):
+        return
+    params = [
+        p.replace(annotation=their_sig.parameters[p.name].annotation)
+        if isinstance(p.annotation, str) and p.name in their_sig.parameters
+        else p
+        for p in our_sig.parameters.values()
+    ]
+    ours.__signature__ = our_sig.replace(parameters=params)
+
+
 def install() -> list[str]:
     """Wrap ``builtins.__import__``; return the replaced names."""
     mapping, replaced = build_map()
+    for theirs_name in NAMESPACES:
+        theirs = _module(theirs_name)
+        for name in dir(theirs) if theirs is not None else ():
+            value = getattr(theirs, name, None)
+            if value is not None and id(value) in mapping:
+                _resolve_annotations(value, mapping[id(value)])
     real_import = builtins.__import__
 
     def hooked(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002

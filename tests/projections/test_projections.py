@@ -152,11 +152,22 @@ def test_l1_ball_and_sphere_against_brute_force_and_optax(x64, seed, inside):
     ball = np.asarray(J.projection_l1_ball(jnp.asarray(x)))
     sphere = np.asarray(J.projection_l1_sphere(jnp.asarray(x)))
     np.testing.assert_allclose(np.abs(sphere).sum(), 1.0, atol=1e-12)
-    # l1 ball: brute force over the split y = u - v with u, v >= 0.
+    # l1 ball: brute force over the split y = u - v with u, v >= 0, a smooth problem in
+    # (u, v) (|y| in the constraint would be non-smooth, and SLSQP then stops ~1e-5 short).
     n = x.size
-    cons = [{"type": "ineq", "fun": lambda y: 1.0 - np.abs(y).sum()}]
-    brute = _brute_force(x, cons, x0=np.zeros(n))
-    np.testing.assert_allclose(ball, brute, atol=1e-5)
+    split = scipy.optimize.minimize(
+        lambda z: 0.5 * np.sum((z[:n] - z[n:] - x) ** 2),
+        np.zeros(2 * n),
+        jac=lambda z: np.concatenate([z[:n] - z[n:] - x, x - z[:n] + z[n:]]),
+        constraints=[
+            {"type": "ineq", "fun": lambda z: 1.0 - z.sum(), "jac": lambda z: -np.ones(2 * n)}
+        ],
+        bounds=[(0.0, None)] * (2 * n),
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    brute = split.x[:n] - split.x[n:]
+    np.testing.assert_allclose(ball, brute, atol=1e-6)
     # l1 sphere: the best point of every orthant's face (a simplex projection each),
     # a finite exhaustive search.
     best, best_d = None, np.inf
@@ -276,3 +287,14 @@ def test_scale_is_validated():
     # Traced scales are not checked (and work).
     out = jax.jit(P.projection_l2_ball)(jnp.array([3.0, 4.0]), jnp.asarray(10.0))
     np.testing.assert_allclose(out, [3.0, 4.0])
+
+
+@pytest.mark.parametrize("x", [(1.0, 2.0), (1.0, -2.0)])
+@pytest.mark.parametrize("name", ["projection_hyperplane", "projection_halfspace"])
+def test_python_float_tuples_as_optax(name, x):
+    """Optax's own tests project tuples of Python floats."""
+    a, b = (3.0, 4.0), 5.0
+    ours = getattr(P, name)(x, a, b)
+    theirs = getattr(optax.projections, name)(x, a, b)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o, t, rtol=1e-6)

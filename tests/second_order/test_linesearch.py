@@ -3,6 +3,9 @@ fallbacks on failure, data passed to ``value_fn``, validation."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -266,7 +269,9 @@ def test_data_arguments_reach_value_fn(factory):
     v, g = jax.value_and_grad(loss)(w, x, y)
     # x and y go to value_fn; an argument it does not name is a TypeError, as in Optax.
     with_data, s1 = tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=loss, x=x, y=y)
-    with pytest.raises(TypeError, match=r"does not consume: \['tag'\]"):
+    with pytest.raises(
+        TypeError, match=r"Unexpected keyword arguments .* does not consume: \['tag'\]"
+    ):
         tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=loss, x=x, y=y, tag=3)
     closed = lambda w: loss(w, x, y)  # noqa: E731
     reference, s2 = tx.update(g, tx.init(w), w, value=v, grad=g, value_fn=closed)
@@ -350,3 +355,54 @@ def test_update_after_setting_a_python_float_learning_rate(factory):
     u, state = tx.update(-g, state, w, value=v, grad=g, value_fn=f)
     assert float(f(w + u)) < float(v)
     assert jnp.result_type(state.learning_rate) == jnp.float32
+
+
+def _printed(lib, opt, fn, w, u):
+    """What one search prints (Optax's _run_linesearch: guess 1, one update)."""
+    state = lib.tree.set(opt.init(w), learning_rate=1.0)
+    value, grad = jax.value_and_grad(fn)(w)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        opt.update(u, state, w, value=value, grad=grad, value_fn=fn)
+        jax.effects_barrier()
+    return out.getvalue()
+
+
+_U = jnp.array([1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "make, w",
+    [
+        # not a descent direction: no step with sufficient decrease
+        (lambda lib: lib.scale_by_zoom_linesearch(18, curv_rtol=0.5, verbose=True), 60 * _U),
+        # max_learning_rate reached before an interval is found
+        (
+            lambda lib: lib.scale_by_zoom_linesearch(
+                10, curv_rtol=0.5, verbose=True, max_learning_rate=10.0
+            ),
+            -60 * _U,
+        ),
+        # steps run out: the best sufficient step is returned
+        (lambda lib: lib.scale_by_zoom_linesearch(5, curv_rtol=0.5, verbose=True), -60 * _U),
+        (lambda lib: lib.scale_by_backtracking_linesearch(3, verbose=True), 60 * _U),
+    ],
+    ids=["zoom-not-descent", "zoom-max-stepsize", "zoom-steps", "backtracking"],
+)
+def test_verbose_prints_optax_s_diagnostics(make, w):
+    f = lambda w: jnp.dot(w, w)  # noqa: E731
+    ours, theirs = (_printed(lib, make(lib), f, w, _U) for lib in (gradtx, optax))
+    assert theirs and ours == theirs
+
+
+def test_verbose_interval_too_small_and_silent_by_default():
+    def flat(x):
+        return jnp.exp(-1 / x**2)
+
+    w = jnp.asarray(-0.2)
+    u = -jax.grad(flat)(w)
+    ours = _printed(gradtx, gradtx.scale_by_zoom_linesearch(30, verbose=True), flat, w, u)
+    theirs = _printed(optax, optax.scale_by_zoom_linesearch(30, verbose=True), flat, w, u)
+    assert "Length of searched interval has been reduced below threshold." in ours
+    assert ours == theirs
+    assert _printed(gradtx, gradtx.scale_by_zoom_linesearch(30), flat, w, u) == ""

@@ -163,8 +163,13 @@ def test_polyak_plus_clamps_a_negative_gap():
 
 
 def test_polyak_needs_value():
-    with pytest.raises(ValueError, match="scale_by_polyak: update\\(\\) needs value="):
-        gradtx.scale_by_polyak().update(jnp.ones(1), gradtx.EmptyState())
+    # a TypeError as in Optax (its update takes value as a required keyword), still a
+    # ValueError as before
+    for error in (TypeError, ValueError):
+        with pytest.raises(error, match="scale_by_polyak: update\\(\\) needs value="):
+            gradtx.scale_by_polyak().update(jnp.ones(1), gradtx.EmptyState())
+    with pytest.raises(TypeError):
+        optax.scale_by_polyak().update(jnp.ones(1), optax.EmptyState())
 
 
 def test_optimistic_gradient_closed_form():

@@ -140,3 +140,20 @@ def test_example_params_dtypes_preserved():
     tx = gradtx.lookahead(adam_chain(), 2, 0.5)
     u, _ = tx.update(params, tx.init(params), params)
     assert jax.tree.map(lambda x: x.dtype, u) == jax.tree.map(lambda x: x.dtype, params)
+
+
+def test_tree_map_params_over_a_paired_state_as_optax():
+    """Optax's lookahead test maps its state with ``tree.map_params(init_fn, ...)``."""
+    params = {"x": jnp.array(3.0), "y": jnp.array(-3.0)}
+    out = {}
+    for lib in (gradtx, optax):
+        tx = lib.lookahead(lib.sgd(0.1, momentum=0.9), sync_period=2, slow_step_size=0.5)
+        state = tx.init(lib.LookaheadParams.init_synced(params))
+        out[lib.__name__] = lib.tree.map_params(
+            tx.init, lambda v: v + 1, state, transform_non_params=lambda v: v
+        )
+    assert type(out["gradtx"]).__name__ == type(out["optax"]).__name__ == "LookaheadState"
+    assert_trees_close(
+        gradtx.tree.get(out["gradtx"], "trace"), optax.tree.get(out["optax"], "trace")
+    )
+    assert float(out["gradtx"].fast_state[0].trace["x"]) == 1.0
