@@ -9,6 +9,9 @@ with its ``scale_by_*`` and state) and ``scale_by_asam`` (ASAM's adversarial ste
 
 from gradtx.contrib._acprop import acprop as acprop
 from gradtx.contrib._acprop import scale_by_acprop as scale_by_acprop
+from gradtx.contrib._adahessian import ScaleByAdaHessianState as ScaleByAdaHessianState
+from gradtx.contrib._adahessian import adahessian as adahessian
+from gradtx.contrib._adahessian import scale_by_adahessian as scale_by_adahessian
 from gradtx.contrib._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
 from gradtx.contrib._adam_mini import adam_mini as adam_mini
 from gradtx.contrib._adam_mini import scale_by_adam_mini as scale_by_adam_mini
@@ -22,6 +25,7 @@ from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_si
 from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
 from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._asam import asam as asam
 from gradtx.contrib._asam import scale_by_asam as scale_by_asam
 from gradtx.contrib._cautious import CautiousState as CautiousState
 from gradtx.contrib._cautious import add_cautious_decayed_weights as add_cautious_decayed_weights
@@ -53,6 +57,7 @@ from gradtx.contrib._momo import momo as momo
 from gradtx.contrib._momo import momo_adam as momo_adam
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
+from gradtx.contrib._muon import NorMuonState as NorMuonState
 from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
 from gradtx.contrib._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
@@ -106,10 +111,12 @@ __all__ = [
     "MomoState",
     "MuonDimensionNumbers",
     "MuonState",
+    "NorMuonState",
     "NormalizeState",
     "ProdigyState",
     "ReduceLROnPlateauState",
     "SAMState",
+    "ScaleByAdaHessianState",
     "ScaleByAdamMiniState",
     "ScaleByAdemamixState",
     "ScaleByMarsState",
@@ -120,10 +127,12 @@ __all__ = [
     "SophiaState",
     "SplitRealAndImaginaryState",
     "acprop",
+    "adahessian",
     "adam_mini",
     "add_cautious_decayed_weights",
     "ademamix",
     "adopt",
+    "asam",
     "cautious",
     "cocob",
     "dadapt_adamw",
@@ -144,6 +153,7 @@ __all__ = [
     "reduce_on_plateau",
     "sam",
     "scale_by_acprop",
+    "scale_by_adahessian",
     "scale_by_adam_mini",
     "scale_by_ademamix",
     "scale_by_adopt",
