@@ -4,6 +4,7 @@ tests/registry.py): cautious, MARS, SOAP, Adam-mini ..."""
 import jax.numpy as jnp
 
 import gradtx
+from gradtx.core import validate
 from tests.registry import Entry
 
 contrib = gradtx.contrib
@@ -86,8 +87,11 @@ def sophia_gnb(learning_rate, **kwargs):
     tx = contrib.sophia(learning_rate, estimator="gnb", **kwargs)
 
     def update_fn(updates, state, params=None, value_fn=None, **extra_args):
+        # This adapter needs value_fn (to build logits_fn); it says so as sophia would.
+        loss = validate.require_extra_arg("sophia_gnb", {"value_fn": value_fn}, "value_fn")
+
         def logits_fn(p):
-            v = value_fn(p)
+            v = loss(p)
             return jnp.stack([v, jnp.zeros_like(v)])[None]
 
         return tx.update(updates, state, params, logits_fn=logits_fn, **extra_args)

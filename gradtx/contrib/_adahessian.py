@@ -218,14 +218,14 @@ def adahessian(
     Examples:
       >>> import jax, jax.numpy as jnp, gradtx
       >>> f = lambda x: jnp.sum(jnp.array([1.0, 100.0]) * x ** 2)
-      >>> tx = gradtx.contrib.adahessian(0.5)
+      >>> tx = gradtx.contrib.adahessian(0.2)
       >>> x = jnp.array([1.0, 1.0])
       >>> state = tx.init(x)
       >>> for _ in range(30):
       ...     u, state = tx.update(jax.grad(f)(x), state, x, value_fn=f)
       ...     x = gradtx.apply_updates(x, u)
-      >>> bool(f(x) < 1e-2)
-      True
+      >>> x.round(2).tolist()  # both curvatures (2 and 200) contract alike
+      [0.03, 0.03]
 
     References:
       Yao et al., "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning",
