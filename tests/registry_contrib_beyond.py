@@ -143,3 +143,13 @@ ENTRIES += [
         needs_params=True,
     ),
 ]
+ENTRIES += [
+    # PSGD Kron (the preconditioner refreshed every step: prob 1)
+    _tx("scale_by_kron", contrib.scale_by_kron, {"preconditioner_update_probability": 1.0}),
+    _tx(
+        "scale_by_kron_one_diag",
+        contrib.scale_by_kron,
+        {"memory_save_mode": "one_diag", "max_size_triangular": 3, "b1": 0.0},
+    ),
+    _opt("kron", contrib.kron, {"learning_rate": 0.05, "weight_decay": 1e-3}),
+]

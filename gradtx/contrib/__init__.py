@@ -4,7 +4,10 @@ Every name of ``optax.contrib`` with Optax's signatures, numbers and state struc
 where Optax departs from a paper's reference implementation, a documented argument of
 the factory gives the reference algorithm. Beyond Optax: ``cautious`` and
 ``add_cautious_decayed_weights``, ``mars``, ``soap``, ``adam_mini``, ``shampoo`` (each
-with its ``scale_by_*`` and state) and ``scale_by_asam`` (ASAM's adversarial step).
+with its ``scale_by_*`` and state), ``adahessian`` (+ ``scale_by_adahessian``), ``asam``
+and ``scale_by_asam`` (ASAM's adversarial step), and as options of Optax's names:
+``sophia(estimator="hutchinson" | "gnb")``, NorMuon (``muon(normuon=True)``, with
+`NorMuonState`) and the Polar Express coefficients (``ns_coeffs="polar_express"``).
 """
 
 from gradtx.contrib._acprop import acprop as acprop
@@ -43,6 +46,9 @@ from gradtx.contrib._galore import GaLoreDimensionNumbers as GaLoreDimensionNumb
 from gradtx.contrib._galore import GaLoreState as GaLoreState
 from gradtx.contrib._galore import galore as galore
 from gradtx.contrib._galore import scale_by_galore as scale_by_galore
+from gradtx.contrib._kron import ScaleByKronState as ScaleByKronState
+from gradtx.contrib._kron import kron as kron
+from gradtx.contrib._kron import scale_by_kron as scale_by_kron
 from gradtx.contrib._madgrad import MadgradState as MadgradState
 from gradtx.contrib._madgrad import madgrad as madgrad
 from gradtx.contrib._madgrad import scale_by_madgrad as scale_by_madgrad
@@ -119,6 +125,7 @@ __all__ = [
     "ScaleByAdaHessianState",
     "ScaleByAdamMiniState",
     "ScaleByAdemamixState",
+    "ScaleByKronState",
     "ScaleByMarsState",
     "ScaleByShampooState",
     "ScaleBySimplifiedAdEMAMixState",
@@ -142,6 +149,7 @@ __all__ = [
     "dpsgd",
     "galore",
     "hutchinson_estimator_diag_hessian",
+    "kron",
     "madgrad",
     "mars",
     "mechanize",
@@ -160,6 +168,7 @@ __all__ = [
     "scale_by_asam",
     "scale_by_cocob",
     "scale_by_galore",
+    "scale_by_kron",
     "scale_by_madgrad",
     "scale_by_mars",
     "scale_by_muon",
