@@ -4,7 +4,8 @@ Every name of ``optax.contrib`` with Optax's signatures, numbers and state struc
 where Optax departs from a paper's reference implementation, a documented argument of
 the factory gives the reference algorithm. Beyond Optax: ``cautious`` and
 ``add_cautious_decayed_weights``, ``mars``, ``soap``, ``adam_mini``, ``shampoo`` (each
-with its ``scale_by_*`` and state), ``adahessian`` (+ ``scale_by_adahessian``), ``asam``
+with its ``scale_by_*`` and state), ``adahessian``, ``kron`` (PSGD; each with its
+``scale_by_*``), ``asam``
 and ``scale_by_asam`` (ASAM's adversarial step), and as options of Optax's names:
 ``sophia(estimator="hutchinson" | "gnb")``, NorMuon (``muon(normuon=True)``, with
 `NorMuonState`) and the Polar Express coefficients (``ns_coeffs="polar_express"``).

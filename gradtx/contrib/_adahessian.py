@@ -7,9 +7,14 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.contrib._curvature import HutchinsonState, diag_estimator
+from gradtx.contrib._curvature import (
+    HutchinsonState,
+    diag_estimator,
+    first_moment,
+    init_state,
+    refresh_every,
+)
 from gradtx.core import (
     GradientTransformationExtraArgs,
     Updates,
@@ -125,31 +130,23 @@ def scale_by_adahessian(
     estimator = diag_estimator(fn, "hutchinson", key, num_samples)
 
     def init_fn(params):
-        return ScaleByAdaHessianState(
-            count=numerics.zero_count(),
-            mu=tree_lib.zeros_like(params, dtype=mu_dtype),
-            nu=tree_lib.zeros_like(params),
-            hessian_fn_state=estimator.init(params),
-        )
+        return init_state(ScaleByAdaHessianState, params, mu_dtype, estimator)
 
     def update_fn(updates, state, params=None, **extra_args):
-        validate.require_params(fn, params)
-        validate.tree_match(fn, updates, state.nu)
-        count = numerics.safe_increment(state.count)
-        mu = numerics.update_moment(updates, state.mu, b1, 1)
+        count, mu = first_moment(fn, updates, state, params, b1)
 
-        def refresh(hess_state, nu):
-            diag, hess_state = estimator.update(updates, hess_state, params, **extra_args)
-            if spatial_average:
-                diag = jax.tree.map(_spatial_average, diag)
-            return hess_state, _util.stored(numerics.update_moment(diag, nu, b2, 2), nu)
-
-        hess_state, nu = jax.lax.cond(
-            state.count % update_interval == 0,
-            refresh,
-            lambda h, n: (h, n),
+        hess_state, nu = refresh_every(
+            update_interval,
+            estimator,
+            state.count,
             state.hessian_fn_state,
             state.nu,
+            b2,
+            2,
+            updates,
+            params,
+            extra_args,
+            (lambda d: jax.tree.map(_spatial_average, d)) if spatial_average else None,
         )
         # Refreshes so far, this step's included: the EMA's own count.
         refreshes = (count - 1) // update_interval + 1

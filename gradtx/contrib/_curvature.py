@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 import jax
 
 from gradtx import second_order
-from gradtx.core import GradientTransformationExtraArgs, validate
+from gradtx import tree as tree_lib
+from gradtx.contrib import _util
+from gradtx.core import GradientTransformation, GradientTransformationExtraArgs, numerics, validate
 
 ESTIMATORS = ("hutchinson", "gnb")
 
@@ -58,3 +60,48 @@ def diag_estimator(
         return diag, HutchinsonState(key)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def refresh_every(
+    interval: int,
+    estimator: GradientTransformation,
+    count: jax.Array,
+    estimator_state: Any,
+    moment: Any,
+    decay: Any,
+    order: int,
+    updates: Any,
+    params: Any,
+    extra_args: dict[str, Any],
+    transform: Any = None,
+) -> tuple[Any, Any]:
+    """On steps ``count % interval == 0`` (inside `jax.lax.cond`): the EMA of the
+    ``order``-th power of ``estimator``'s estimate (after ``transform``) in ``moment``'s
+    dtypes; otherwise the state and ``moment`` as they are. Returns both."""
+
+    def refresh(est_state, moment):
+        diag, est_state = estimator.update(updates, est_state, params=params, **extra_args)
+        if transform is not None:
+            diag = transform(diag)
+        return est_state, _util.stored(numerics.update_moment(diag, moment, decay, order), moment)
+
+    return jax.lax.cond(
+        count % interval == 0, refresh, lambda h, m: (h, m), estimator_state, moment
+    )
+
+
+def init_state(state_cls: Any, params: Any, mu_dtype: Any, estimator: GradientTransformation):
+    """``state_cls(count, mu, nu, hessian_fn_state)`` at zero (Sophia's, AdaHessian's)."""
+    return state_cls(
+        count=numerics.zero_count(),
+        mu=tree_lib.zeros_like(params, dtype=mu_dtype),
+        nu=tree_lib.zeros_like(params),
+        hessian_fn_state=estimator.init(params),
+    )
+
+
+def first_moment(fn: str, updates: Any, state: Any, params: Any, b1: Any):
+    """The checks of an ``update`` and the new ``(count, mu)``."""
+    validate.require_params(fn, params)
+    validate.tree_match(fn, updates, state.nu)
+    return numerics.safe_increment(state.count), numerics.update_moment(updates, state.mu, b1, 1)

@@ -289,7 +289,9 @@ def scale_by_kron(
             ]
         if scanned:
             qs = [jnp.repeat(q[None], np.shape(x)[0], axis=0) for q in qs]
-        return qs
+        # A factor shaped like its parameter (a vector's, a square matrix's) is built on
+        # it, so it inherits the parameter's sharding.
+        return [jnp.zeros_like(x, q.dtype) + q if q.shape == np.shape(x) else q for q in qs]
 
     def init_fn(params):
         leaves, treedef = jax.tree.flatten(params)

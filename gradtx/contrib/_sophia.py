@@ -9,7 +9,14 @@ import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
 from gradtx.contrib import _util
-from gradtx.contrib._curvature import ESTIMATORS, HutchinsonState, diag_estimator
+from gradtx.contrib._curvature import (
+    ESTIMATORS,
+    HutchinsonState,
+    diag_estimator,
+    first_moment,
+    init_state,
+    refresh_every,
+)
 from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -114,18 +121,10 @@ def _scale_by_sophia(
     hessian_diagonal_fn = with_extra_args_support(hessian_diagonal_fn)
 
     def init_fn(params):
-        return SophiaState(
-            count=numerics.zero_count(),
-            mu=tree_lib.zeros_like(params, dtype=mu_dtype),
-            nu=tree_lib.zeros_like(params),
-            hessian_fn_state=hessian_diagonal_fn.init(params),
-        )
+        return init_state(SophiaState, params, mu_dtype, hessian_diagonal_fn)
 
     def update_fn(updates, state, params=None, **extra_args):
-        validate.require_params(fn, params)
-        validate.tree_match(fn, updates, state.nu)
-        count = numerics.safe_increment(state.count)
-        mu = numerics.update_moment(updates, state.mu, b1, 1)
+        count, mu = first_moment(fn, updates, state, params, b1)
         mu_hat = numerics.bias_correction(mu, b1, count) if bias_correction else mu
 
         def precondition(m, h, g):
@@ -139,18 +138,17 @@ def _scale_by_sophia(
 
         new = jax.tree.map(precondition, mu_hat, state.nu, updates)
 
-        def refresh(hess_state, nu):
-            diag, hess_state = hessian_diagonal_fn.update(
-                updates, hess_state, params=params, **extra_args
-            )
-            return hess_state, _util.stored(numerics.update_moment(diag, nu, b2, 1), nu)
-
-        hess_state, nu = jax.lax.cond(
-            state.count % update_interval == 0,
-            refresh,
-            lambda h, n: (h, n),
+        hess_state, nu = refresh_every(
+            update_interval,
+            hessian_diagonal_fn,
+            state.count,
             state.hessian_fn_state,
             state.nu,
+            b2,
+            1,
+            updates,
+            params,
+            extra_args,
         )
         return new, SophiaState(
             count=count, mu=_util.stored(mu, state.mu), nu=nu, hessian_fn_state=hess_state

@@ -4,13 +4,12 @@ against a float64 NumPy transcription; defaults unchanged."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import gradtx
-from tests.contrib.test_muon import _zeropower_via_newtonschulz5
+from tests.contrib.test_muon import _zeropower_via_newtonschulz5, assert_matches_torch_layout
 
 contrib = gradtx.contrib
 
@@ -58,15 +57,7 @@ def test_normuon_matches_the_reference(x64):
         normuon=True,
         normuon_b2=beta2,
     )
-    params = [jnp.asarray(w.T) for w in weights]
-    state = tx.init(params)
-    step = jax.jit(tx.update)
-    for gs in grads:
-        u, state = step([jnp.asarray(g.T) for g in gs], state, params)
-        params = gradtx.apply_updates(params, u)
-    for p, e in zip(params, expected, strict=True):
-        assert p.dtype == jnp.float64
-        np.testing.assert_allclose(np.asarray(p).T, e, rtol=1e-9, atol=1e-11)
+    assert_matches_torch_layout(tx, weights, grads, expected, rtol=1e-9)
 
 
 def test_normuon_state_and_dimension_numbers():

@@ -39,6 +39,9 @@ SHARDING_EXCEPTIONS: dict[str, str] = {
     "jitted update returns them in XLA's layout (sharded along the unprojected axis)",
     "contrib.scale_by_galore_std": "as contrib.scale_by_galore",
     "contrib.galore": "as contrib.scale_by_galore",
+    "contrib.scale_by_kron": "PSGD's [d, d] Kronecker factors are laid out as XLA chooses "
+    "(state_shardings replicates them), as contrib.scale_by_soap's statistics",
+    "contrib.kron": "as contrib.scale_by_kron",
     "contrib.muon_normuon": "NorMuon's per-neuron second moment has the parameter's shape "
     "with the fan-in axis of size 1, so state_shardings replicates it; XLA keeps the "
     "fan-out axis's sharding on it",
