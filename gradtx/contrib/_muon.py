@@ -316,7 +316,7 @@ def scale_by_muon(
       normuon_b2: NorMuon's decay :math:`\beta_2`, in [0, 1). Default 0.95 (the
         reference's).
       safety_factor: the factor :math:`s` of :math:`X_0 = \hat m_t / ((1 + s)
-        \|\hat m_t\|_F + \epsilon)`, >= 0 (``"frobenius"`` preconditioning only).
+        \|\hat m_t\| + \epsilon)`, >= 0 (``"frobenius"`` and ``"spectral"`` only).
         Default ``None``: 0.02 for ``"polar_express"``, else 0.
 
     Returns:
