@@ -1,7 +1,10 @@
 """Registry entries for the beyond-Optax optimizers of ``gradtx.contrib`` (see
 tests/registry.py): cautious, MARS, SOAP, Adam-mini ..."""
 
+import jax.numpy as jnp
+
 import gradtx
+from gradtx.core import validate
 from tests.registry import Entry
 
 contrib = gradtx.contrib
@@ -72,4 +75,89 @@ ENTRIES += [
 ENTRIES += [
     # asam (the adversarial step; descent convention, like sam's chain(normalize(), sgd(rho)))
     _opt("scale_by_asam", contrib.scale_by_asam, {"rho": 0.05, "eta": 0.1}, needs_params=True),
+]
+ENTRIES += [
+    _opt("asam", contrib.asam, {"optimizer": gradtx.sgd(0.05), "rho": 0.01}, needs_params=True),
+]
+
+
+def sophia_gnb(learning_rate, **kwargs):
+    """``sophia(estimator="gnb")`` reading the contract's ``value_fn``: the logits of a
+    two-class model are ``(value_fn(params), 0)``, a batch of one."""
+    tx = contrib.sophia(learning_rate, estimator="gnb", **kwargs)
+
+    def update_fn(updates, state, params=None, value_fn=None, **extra_args):
+        # This adapter needs value_fn (to build logits_fn); it says so as sophia would.
+        loss = validate.require_extra_arg("sophia_gnb", {"value_fn": value_fn}, "value_fn")
+
+        def logits_fn(p):
+            v = loss(p)
+            return jnp.stack([v, jnp.zeros_like(v)])[None]
+
+        return tx.update(updates, state, params, logits_fn=logits_fn, **extra_args)
+
+    return gradtx.GradientTransformationExtraArgs(tx.init, update_fn)
+
+
+ENTRIES += [
+    # adahessian and sophia with the paper's estimators (gradtx.second_order, value_fn=)
+    _tx(
+        "scale_by_adahessian", contrib.scale_by_adahessian, {}, extra="value_fn", needs_params=True
+    ),
+    _tx(
+        "scale_by_adahessian_delayed",
+        contrib.scale_by_adahessian,
+        {"update_interval": 2, "num_samples": 2, "spatial_average": True, "hessian_power": 0.5},
+        extra="value_fn",
+        needs_params=True,
+    ),
+    _opt(
+        "adahessian",
+        contrib.adahessian,
+        {"learning_rate": 0.1, "weight_decay": 1e-3},
+        extra="value_fn",
+        needs_params=True,
+    ),
+    _opt(
+        "sophia_hutchinson",
+        contrib.sophia,
+        {"learning_rate": 0.05, "estimator": "hutchinson", "update_interval": 2},
+        extra="value_fn",
+        needs_params=True,
+        optax="contrib.sophia",
+    ),
+    _opt(
+        "sophia_gnb",
+        sophia_gnb,
+        {"learning_rate": 0.05, "update_interval": 2},
+        extra="value_fn",
+        needs_params=True,
+    ),
+]
+ENTRIES += [
+    # muon variants: NorMuon and the Polar Express coefficients
+    _opt(
+        "muon_normuon",
+        contrib.muon,
+        {"learning_rate": 0.05, "normuon": True},
+        needs_params=True,
+        optax="contrib.muon",
+    ),
+    _opt(
+        "muon_polar_express",
+        contrib.muon,
+        {"learning_rate": 0.05, "ns_coeffs": "polar_express"},
+        needs_params=True,
+        optax="contrib.muon",
+    ),
+]
+ENTRIES += [
+    # PSGD Kron (the preconditioner refreshed every step: prob 1)
+    _tx("scale_by_kron", contrib.scale_by_kron, {"preconditioner_update_probability": 1.0}),
+    _tx(
+        "scale_by_kron_one_diag",
+        contrib.scale_by_kron,
+        {"memory_save_mode": "one_diag", "max_size_triangular": 3, "b1": 0.0},
+    ),
+    _opt("kron", contrib.kron, {"learning_rate": 0.05, "weight_decay": 1e-3}),
 ]

@@ -152,7 +152,8 @@ EXEMPT: dict[str, str] = {
     "state (tests/contrib/test_schedule_free.py)",
     **dict.fromkeys(
         f"second_order.{name}"
-        for name in """cg_solve eigenvalue_density gnvp gnvp_operator hessian hessian_diag
+        for name in """cg_solve eigenvalue_density gauss_newton_bartlett_diag gnvp gnvp_operator
+        hessian hessian_diag
         hutchinson_trace hutchpp_trace hvp hvp_operator lanczos negative_curvature_direction
         newton_cg newton_direction power_iteration saddle_free_newton steihaug_cg
         top_eigenvalues trust_region""".split()

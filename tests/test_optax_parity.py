@@ -44,8 +44,8 @@ EXTRA_PARAMETERS: dict[str, tuple[str, ...]] = {
     "contrib.scale_by_galore": ("proj_type",),
     "contrib.momo": ("divide",),
     "contrib.momo_adam": ("divide",),
-    "contrib.muon": ("bias_correction",),
-    "contrib.sophia": ("bias_correction",),
+    "contrib.muon": ("bias_correction", "normuon", "normuon_b2", "safety_factor"),
+    "contrib.sophia": ("bias_correction", "estimator", "key", "num_samples"),
 }
 
 

@@ -4,11 +4,18 @@ Every name of ``optax.contrib`` with Optax's signatures, numbers and state struc
 where Optax departs from a paper's reference implementation, a documented argument of
 the factory gives the reference algorithm. Beyond Optax: ``cautious`` and
 ``add_cautious_decayed_weights``, ``mars``, ``soap``, ``adam_mini``, ``shampoo`` (each
-with its ``scale_by_*`` and state) and ``scale_by_asam`` (ASAM's adversarial step).
+with its ``scale_by_*`` and state), ``adahessian``, ``kron`` (PSGD; each with its
+``scale_by_*``), ``asam``
+and ``scale_by_asam`` (ASAM's adversarial step), and as options of Optax's names:
+``sophia(estimator="hutchinson" | "gnb")``, NorMuon (``muon(normuon=True)``, with
+`NorMuonState`) and the Polar Express coefficients (``ns_coeffs="polar_express"``).
 """
 
 from gradtx.contrib._acprop import acprop as acprop
 from gradtx.contrib._acprop import scale_by_acprop as scale_by_acprop
+from gradtx.contrib._adahessian import ScaleByAdaHessianState as ScaleByAdaHessianState
+from gradtx.contrib._adahessian import adahessian as adahessian
+from gradtx.contrib._adahessian import scale_by_adahessian as scale_by_adahessian
 from gradtx.contrib._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
 from gradtx.contrib._adam_mini import adam_mini as adam_mini
 from gradtx.contrib._adam_mini import scale_by_adam_mini as scale_by_adam_mini
@@ -22,6 +29,7 @@ from gradtx.contrib._ademamix import scale_by_simplified_ademamix as scale_by_si
 from gradtx.contrib._ademamix import simplified_ademamix as simplified_ademamix
 from gradtx.contrib._adopt import adopt as adopt
 from gradtx.contrib._adopt import scale_by_adopt as scale_by_adopt
+from gradtx.contrib._asam import asam as asam
 from gradtx.contrib._asam import scale_by_asam as scale_by_asam
 from gradtx.contrib._cautious import CautiousState as CautiousState
 from gradtx.contrib._cautious import add_cautious_decayed_weights as add_cautious_decayed_weights
@@ -39,6 +47,9 @@ from gradtx.contrib._galore import GaLoreDimensionNumbers as GaLoreDimensionNumb
 from gradtx.contrib._galore import GaLoreState as GaLoreState
 from gradtx.contrib._galore import galore as galore
 from gradtx.contrib._galore import scale_by_galore as scale_by_galore
+from gradtx.contrib._kron import ScaleByKronState as ScaleByKronState
+from gradtx.contrib._kron import kron as kron
+from gradtx.contrib._kron import scale_by_kron as scale_by_kron
 from gradtx.contrib._madgrad import MadgradState as MadgradState
 from gradtx.contrib._madgrad import madgrad as madgrad
 from gradtx.contrib._madgrad import scale_by_madgrad as scale_by_madgrad
@@ -53,6 +64,7 @@ from gradtx.contrib._momo import momo as momo
 from gradtx.contrib._momo import momo_adam as momo_adam
 from gradtx.contrib._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.contrib._muon import MuonState as MuonState
+from gradtx.contrib._muon import NorMuonState as NorMuonState
 from gradtx.contrib._muon import muon as muon
 from gradtx.contrib._muon import scale_by_muon as scale_by_muon
 from gradtx.contrib._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
@@ -106,12 +118,15 @@ __all__ = [
     "MomoState",
     "MuonDimensionNumbers",
     "MuonState",
+    "NorMuonState",
     "NormalizeState",
     "ProdigyState",
     "ReduceLROnPlateauState",
     "SAMState",
+    "ScaleByAdaHessianState",
     "ScaleByAdamMiniState",
     "ScaleByAdemamixState",
+    "ScaleByKronState",
     "ScaleByMarsState",
     "ScaleByShampooState",
     "ScaleBySimplifiedAdEMAMixState",
@@ -120,10 +135,12 @@ __all__ = [
     "SophiaState",
     "SplitRealAndImaginaryState",
     "acprop",
+    "adahessian",
     "adam_mini",
     "add_cautious_decayed_weights",
     "ademamix",
     "adopt",
+    "asam",
     "cautious",
     "cocob",
     "dadapt_adamw",
@@ -133,6 +150,7 @@ __all__ = [
     "dpsgd",
     "galore",
     "hutchinson_estimator_diag_hessian",
+    "kron",
     "madgrad",
     "mars",
     "mechanize",
@@ -144,12 +162,14 @@ __all__ = [
     "reduce_on_plateau",
     "sam",
     "scale_by_acprop",
+    "scale_by_adahessian",
     "scale_by_adam_mini",
     "scale_by_ademamix",
     "scale_by_adopt",
     "scale_by_asam",
     "scale_by_cocob",
     "scale_by_galore",
+    "scale_by_kron",
     "scale_by_madgrad",
     "scale_by_mars",
     "scale_by_muon",

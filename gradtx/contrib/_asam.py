@@ -5,10 +5,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradtx.core import GradientTransformation, init_empty_state, numerics, validate
+from gradtx.contrib._sam import sam
+from gradtx.core import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    init_empty_state,
+    numerics,
+    validate,
+)
 from gradtx.core.structure import is_none
 
-__all__ = ["scale_by_asam"]
+__all__ = ["asam", "scale_by_asam"]
 
 
 def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation:
@@ -78,3 +85,65 @@ def scale_by_asam(rho: float = 0.5, eta: float = 0.01) -> GradientTransformation
         return jax.tree.map(step, tg, params, is_leaf=is_none), state
 
     return GradientTransformation(init_empty_state, update_fn)
+
+
+def asam(
+    optimizer: GradientTransformation,
+    rho: float = 0.5,
+    eta: float = 0.01,
+    sync_period: int = 2,
+    reset_state: bool = True,
+    opaque_mode: bool = False,
+    batch_axis_name: str | None = None,
+) -> GradientTransformationExtraArgs:
+    r"""Adaptive sharpness-aware minimization: `sam` with ASAM's adversarial step.
+
+    ``sam(optimizer, scale_by_asam(rho, eta), sync_period, reset_state, opaque_mode,
+    batch_axis_name)``: over a period of ``sync_period`` steps the parameters first move
+    to the worst point of the scale-invariant neighbourhood, then ``optimizer`` steps
+    from the original parameters with the gradient there (the paper's Algorithm 1):
+
+    .. math::
+        \tilde w = w + \rho\, \frac{T_w^2 \nabla f(w)}{\lVert T_w \nabla f(w)
+        \rVert_2}, \quad T_w = |w| + \eta, \qquad
+        w \leftarrow w + \mathrm{opt}(\nabla f(\tilde w)) .
+
+    Args:
+      optimizer: the outer optimizer (e.g. ``gradtx.sgd(0.1, momentum=0.9)``, the
+        paper's).
+      rho: the neighbourhood radius :math:`\rho`, >= 0. Default 0.5.
+      eta: the offset :math:`\eta` of :math:`T_w`, >= 0. Default 0.01.
+      sync_period: steps per period, an integer >= 1. Default 2 (one ascent step).
+      reset_state: see `sam`. Default True.
+      opaque_mode: run the period inside one update with ``grad_fn=`` (see `sam`).
+        Default False.
+      batch_axis_name: see `sam`.
+
+    Returns:
+      A `GradientTransformationExtraArgs` with `SAMState`; ``update`` needs ``params``.
+
+    Raises:
+      ValueError: for ``rho`` or ``eta`` < 0, or ``sync_period`` < 1.
+
+    Examples:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.contrib.asam(gradtx.sgd(0.5), rho=1.0, eta=0.0)
+      >>> w = jnp.array([1.0, 2.0])
+      >>> state = tx.init(w)
+      >>> u, state = tx.update(jnp.ones(2), state, w)  # the ascent: +(1, 4) / |(1, 2)|
+      >>> u.round(4).tolist()
+      [0.4472, 1.7889]
+
+    References:
+      Kwon et al., "ASAM: Adaptive Sharpness-Aware Minimization for Scale-Invariant
+      Learning of Deep Neural Networks", ICML 2021, https://arxiv.org/abs/2102.11600
+    """
+    validate.non_negative("asam", rho=rho, eta=eta)
+    return sam(
+        optimizer,
+        scale_by_asam(rho, eta),
+        sync_period,
+        reset_state,
+        opaque_mode,
+        batch_axis_name,
+    )

@@ -21,7 +21,7 @@ from gradtx.core import GradientTransformation, Updates, chain, init_empty_state
 from gradtx.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 from gradtx.wrappers import MaskedNode, partition
 
-__all__ = ["MuonDimensionNumbers", "MuonState", "muon", "scale_by_muon"]
+__all__ = ["MuonDimensionNumbers", "MuonState", "NorMuonState", "muon", "scale_by_muon"]
 
 _STANDARD = (3.4445, -4.7750, 2.0315)
 _DION = (
@@ -31,7 +31,18 @@ _DION = (
     (2.8769, -3.1427, 1.2046),
     (2.8366, -3.0525, 1.2012),
 )
-_PRESETS = {"standard": _STANDARD, "dion": _DION}
+# Polar Express (Amsel et al. 2025, arXiv 2505.16932): the 5-step schedule for a safety
+# factor of 2e-2 and cushion 2, as KellerJordan/modded-nanogpt's ``train_gpt.py``
+# ``polar_express_coeffs`` (the paper's construction, rounded to float64 there).
+_POLAR_EXPRESS = (
+    (8.156554524902461, -22.48329292557795, 15.878769915207462),
+    (4.042929935166739, -2.808917465908714, 0.5000178451051316),
+    (3.8916678022926607, -2.772484153217685, 0.5060648178503393),
+    (3.285753657755655, -2.3681294933425376, 0.46449024233003106),
+    (2.3465413258596377, -1.7097828382687081, 0.42323551169305323),
+)
+_PRESETS = {"standard": _STANDARD, "dion": _DION, "polar_express": _POLAR_EXPRESS}
+_SAFETY = {"polar_express": 2e-2}  # the norm's safety factor each preset was designed for
 _PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
 
 
@@ -70,6 +81,23 @@ class MuonState(NamedTuple):
 
     count: jax.Array
     mu: Updates
+    ns_coeffs: jax.Array
+
+
+class NorMuonState(NamedTuple):
+    """State of ``scale_by_muon(normuon=True)``.
+
+    Attributes:
+      count: updates so far (int32, saturating).
+      mu: momentum, dtype ``mu_dtype`` or the parameter's.
+      nu: EMA of each output neuron's mean squared orthogonalized update: the
+        parameter's shape with the reduction (fan-in) axes of size 1, its dtype.
+      ns_coeffs: the Newton-Schulz coefficients, as in `MuonState`.
+    """
+
+    count: jax.Array
+    mu: Updates
+    nu: Updates
     ns_coeffs: jax.Array
 
 
@@ -129,7 +157,7 @@ def _first_step(x: jax.Array, coeffs: jax.Array, preconditioning: str, eps: Any)
     return _quintic(x, a, coeffs)
 
 
-def _orthogonalize(x, ns_coeffs, ns_steps, preconditioning, eps, dim_nums):
+def _orthogonalize(x, ns_coeffs, ns_steps, preconditioning, eps, dim_nums, safety=0.0):
     """Approximately ``U V^H`` of each ``[fan_in, fan_out]`` slice of ``x``."""
     if dim_nums is None:
         dim_nums = MuonDimensionNumbers()
@@ -141,6 +169,8 @@ def _orthogonalize(x, ns_coeffs, ns_steps, preconditioning, eps, dim_nums):
             m = m.T
         if preconditioning in ("frobenius", "spectral"):
             norm = jnp.linalg.norm(m, ord="fro" if preconditioning == "frobenius" else 2)
+            if safety:
+                norm = norm * (1 + safety)
             m = m / (norm + eps.astype(norm.dtype)).astype(m.dtype)
         coeffs = ns_coeffs.astype(m.dtype)
         per_step = coeffs if coeffs.ndim == 2 else jnp.broadcast_to(coeffs, (ns_steps, 3))
@@ -164,15 +194,46 @@ def _coefficients(fn: str, ns_coeffs: Any, ns_steps: int) -> jax.Array:
     return coeffs
 
 
+def _reduction_axes(x: jax.Array, dim_nums: Any) -> tuple[int, ...]:
+    return _axes(x, dim_nums if dim_nums is not None else MuonDimensionNumbers())[0]
+
+
+def _neuron_moment_zeros(x: jax.Array, dim_nums: Any) -> jax.Array:
+    red = _reduction_axes(x, dim_nums)
+    return jnp.zeros(tuple(1 if a in red else n for a, n in enumerate(x.shape)), x.dtype)
+
+
+def _neuron_moment(o: jax.Array, v: jax.Array, dim_nums: Any, b2: Any) -> jax.Array:
+    """``b2 v + (1 - b2) mean(o^2 over the fan-in axes)``: NorMuon's second moment."""
+    red = _reduction_axes(o, dim_nums)
+    mean = jnp.mean(numerics.abs_sq(o), axis=red, keepdims=True)
+    return numerics.update_moment(mean, v, b2, 1).astype(v.dtype)
+
+
+def _neuron_normalize(o: jax.Array, dim_nums: Any, v: jax.Array) -> jax.Array:
+    """``o / (sqrt(v) + 1e-10)`` rescaled to ``o``'s Frobenius norm (per matrix)."""
+    d = dim_nums if dim_nums is not None else MuonDimensionNumbers()
+    red, out = _axes(o, d)
+    dtype = numerics.compute_dtype(o.real.dtype)
+    o32 = o.astype(numerics.common_dtype(o.dtype, dtype))
+    scaled = o32 / (jnp.sqrt(v.astype(dtype)) + 1e-10)
+
+    def norm(x):
+        return jnp.sqrt(jnp.sum(numerics.abs_sq(x), axis=red + out, keepdims=True))
+
+    return (scaled * (norm(o32) / (norm(scaled) + 1e-10))).astype(o.dtype)
+
+
 def _resolve(dim_nums: Any, updates: Any) -> Any:
     return dim_nums(updates) if callable(dim_nums) and not _is_dim_nums(dim_nums) else dim_nums
 
 
-def _map_matrices(f: Callable, tree: Any, dim_nums: Any) -> Any:
-    """``f(leaf, dim_nums)`` over ``tree``; ``dim_nums`` is ``None``, one spec or a tree."""
+def _map_matrices(f: Callable, tree: Any, dim_nums: Any, *rest: Any) -> Any:
+    """``f(leaf, dim_nums, *rest_leaves)`` over ``tree``; ``dim_nums`` is ``None``, one
+    spec or a tree."""
     if dim_nums is None or _is_dim_nums(dim_nums):
-        return jax.tree.map(lambda x: f(x, dim_nums), tree)
-    return jax.tree.map(lambda d, x: f(x, d), dim_nums, tree, is_leaf=_is_dim_nums)
+        return jax.tree.map(lambda x, *r: f(x, dim_nums, *r), tree, *rest)
+    return jax.tree.map(lambda d, x, *r: f(x, d, *r), dim_nums, tree, *rest, is_leaf=_is_dim_nums)
 
 
 def scale_by_muon(
@@ -187,6 +248,9 @@ def scale_by_muon(
     preconditioning: str = "frobenius",
     weight_dimension_numbers: Any = None,
     bias_correction: bool = True,
+    normuon: bool = False,
+    normuon_b2: float = 0.95,
+    safety_factor: float | None = None,
 ) -> GradientTransformation:
     r"""Rescale updates by Muon: orthogonalize the (Nesterov) momentum of each matrix.
 
@@ -209,9 +273,31 @@ def scale_by_muon(
     ``scale_by_muon(eps=1e-7, bias_correction=False)`` is that algorithm (computed in
     the gradient's dtype, where the reference casts to bfloat16).
 
+    **Polar Express** (Amsel et al. 2025): ``ns_coeffs="polar_express"`` iterates with the
+    paper's five per-step coefficient triples (those of KellerJordan/modded-nanogpt,
+    ``train_gpt.py``, ``polar_express``), which converge to :math:`U V^\top` much faster
+    than the fixed triple; with that preset :math:`X_0 = \hat m_t / ((1 + 0.02)
+    \|\hat m_t\|_F + \epsilon)` (the safety factor it was designed for; the reference
+    uses ``eps=1e-6``).
+
+    **NorMuon** (Li et al. 2025, ``normuon=True``): each output neuron (a column
+    :math:`j` of the ``[fan_in, fan_out]`` matrix) is normalized by an EMA of its mean
+    squared orthogonalized update, and the result is rescaled to the norm of
+    :math:`O_t = X_K`:
+
+    .. math::
+        v_t = \beta_2 v_{t-1} + (1-\beta_2)\, \operatorname{mean}_i O_{t,ij}^2, \qquad
+        \tilde O_t = O_t / (\sqrt{v_t} + 10^{-10}), \qquad
+        u_t = \tilde O_t\, \|O_t\|_F / (\|\tilde O_t\|_F + 10^{-10})
+
+    with no bias correction of :math:`v` (the reference, github.com/zichongli5/NorMuon,
+    ``normuon.py``, ``normuon_update``, where rows of PyTorch's ``(out, in)`` weights are
+    our columns). The state is then a `NorMuonState`.
+
     Args:
       ns_coeffs: Newton-Schulz coefficients ``(a, b, c)``, or one triple per step
-        (shape ``(n, 3)``, ``n <= ns_steps``; the last ``ns_steps`` rows are used).
+        (shape ``(n, 3)``, ``n <= ns_steps``; the last ``ns_steps`` rows are used), or a
+        preset name (``"standard"``, ``"dion"``, ``"polar_express"``).
       ns_steps: Newton-Schulz iterations, an integer >= 1. Default 5.
       beta: momentum decay, in [0, 1). Default 0.95.
       eps: added to the norm before dividing, >= 0. Default 1e-8.
@@ -225,9 +311,15 @@ def scale_by_muon(
         callable ``updates -> such a tree``.
       bias_correction: divide the momentum by :math:`1-\beta^t` (Optax). ``False``
         gives the reference algorithm (see above). Default True.
+      normuon: NorMuon's neuron-wise normalization (see above). Default False.
+      normuon_b2: NorMuon's decay :math:`\beta_2`, in [0, 1). Default 0.95 (the
+        reference's).
+      safety_factor: the factor :math:`s` of :math:`X_0 = \hat m_t / ((1 + s)
+        \|\hat m_t\| + \epsilon)`, >= 0 (``"frobenius"`` and ``"spectral"`` only).
+        Default ``None``: 0.02 for ``"polar_express"``, else 0.
 
     Returns:
-      A `GradientTransformation` with `MuonState`.
+      A `GradientTransformation` with `MuonState` (`NorMuonState` with ``normuon``).
 
     Raises:
       ValueError: for hyperparameters outside the ranges above, an unknown
@@ -251,17 +343,28 @@ def scale_by_muon(
     """
     fn = "scale_by_muon"
     validate.integer(fn, "ns_steps", ns_steps, 1)
-    validate.decay(fn, beta=beta)
+    validate.decay(fn, beta=beta, normuon_b2=normuon_b2)
     validate.non_negative(fn, eps=eps)
     validate.one_of(fn, "preconditioning", preconditioning, _PRECONDITIONINGS)
+    if isinstance(ns_coeffs, str):
+        validate.one_of(fn, "ns_coeffs", ns_coeffs, tuple(_PRESETS))
+        if safety_factor is None:
+            safety_factor = _SAFETY.get(ns_coeffs, 0.0)
+        ns_coeffs = _PRESETS[ns_coeffs]
+    if safety_factor is None:
+        safety_factor = 0.0
+    validate.non_negative(fn, safety_factor=safety_factor)
     mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
     def init_fn(params):
-        return MuonState(
-            count=numerics.zero_count(),
-            mu=tree_lib.zeros_like(params, dtype=mu_dtype),
-            ns_coeffs=_coefficients(fn, ns_coeffs, ns_steps),
-        )
+        count = numerics.zero_count()
+        mu = tree_lib.zeros_like(params, dtype=mu_dtype)
+        coeffs = _coefficients(fn, ns_coeffs, ns_steps)
+        if not normuon:
+            return MuonState(count=count, mu=mu, ns_coeffs=coeffs)
+        dim_nums = _resolve(weight_dimension_numbers, params)
+        nu = _map_matrices(_neuron_moment_zeros, params, dim_nums)
+        return NorMuonState(count=count, mu=mu, nu=nu, ns_coeffs=coeffs)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -284,13 +387,22 @@ def scale_by_muon(
             )
         mu_hat = jax.tree.map(lambda m, g: m.astype(g.dtype), mu_hat, updates)
         new = _map_matrices(
-            lambda x, d: _orthogonalize(x, state.ns_coeffs, ns_steps, preconditioning, eps, d),
+            lambda x, d: _orthogonalize(
+                x, state.ns_coeffs, ns_steps, preconditioning, eps, d, safety_factor
+            ),
             mu_hat,
             dim_nums,
         )
+        if normuon:
+            nu = _map_matrices(
+                lambda o, d, v: _neuron_moment(o, v, d, normuon_b2), new, dim_nums, state.nu
+            )
+            new = _map_matrices(_neuron_normalize, new, dim_nums, nu)
         if adaptive:
             new = jax.tree.map(lambda m, o: jnp.sum(m.conj() * o) * o, mu_hat, new)
         mu = tree_lib.cast_like(mu, state.mu)
+        if normuon:
+            return new, NorMuonState(count=count, mu=mu, nu=nu, ns_coeffs=state.ns_coeffs)
         return new, MuonState(count=count, mu=mu, ns_coeffs=state.ns_coeffs)
 
     return GradientTransformation(init_fn, update_fn)
@@ -335,6 +447,9 @@ def muon(
     muon_weight_dimension_numbers: Any = None,
     consistent_rms: Any = None,
     bias_correction: bool = True,
+    normuon: bool = False,
+    normuon_b2: float = 0.95,
+    safety_factor: float | None = None,
 ) -> GradientTransformation:
     r"""Muon for the matrices, AdamW for every other leaf.
 
@@ -355,7 +470,7 @@ def muon(
     Args:
       learning_rate: a number or a schedule.
       ns_coeffs: Newton-Schulz coefficients, a triple, one per step, or a preset name
-        (``"standard"``, ``"dion"``).
+        (``"standard"``, ``"dion"``, ``"polar_express"``).
       ns_steps: Newton-Schulz iterations, >= 1. Default 5.
       beta: momentum decay, in [0, 1). Default 0.95.
       eps: Muon's (and Adam's) epsilon, >= 0. Default 1e-8.
@@ -376,6 +491,10 @@ def muon(
       consistent_rms: ``None`` (width scaling) or the target RMS factor (0.2 matches
         AdamW, Liu et al. 2025).
       bias_correction: see `scale_by_muon`. Default True.
+      normuon: NorMuon (see `scale_by_muon`); with the shape scaling and decoupled
+        weight decay here it is the reference's ``NorMuon`` step. Default False.
+      normuon_b2: NorMuon's decay, in [0, 1). Default 0.95.
+      safety_factor: see `scale_by_muon`. Default ``None``.
 
     Returns:
       A `GradientTransformation` with `gradtx.wrappers.PartitionState`.
@@ -397,7 +516,6 @@ def muon(
     """
     if isinstance(ns_coeffs, str):
         validate.one_of("muon", "ns_coeffs", ns_coeffs, tuple(_PRESETS))
-        ns_coeffs = _PRESETS[ns_coeffs]
     if adam_learning_rate is None:
         adam_learning_rate = learning_rate
     spec = muon_weight_dimension_numbers
@@ -445,6 +563,9 @@ def muon(
                     preconditioning=preconditioning,
                     weight_dimension_numbers=muon_dim_nums,
                     bias_correction=bias_correction,
+                    normuon=normuon,
+                    normuon_b2=normuon_b2,
+                    safety_factor=safety_factor,
                 ),
                 _scale_by_shape(muon_dim_nums, consistent_rms),
                 add_decayed_weights(weight_decay, weight_decay_mask),

@@ -8,6 +8,14 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
+from gradtx.contrib._curvature import (
+    ESTIMATORS,
+    HutchinsonState,
+    diag_estimator,
+    first_moment,
+    init_state,
+    refresh_every,
+)
 from gradtx.core import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -20,16 +28,6 @@ from gradtx.core import (
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 __all__ = ["HutchinsonState", "SophiaState", "hutchinson_estimator_diag_hessian", "sophia"]
-
-
-class HutchinsonState(NamedTuple):
-    """State of `hutchinson_estimator_diag_hessian`.
-
-    Attributes:
-      key: the PRNG key the next estimate splits.
-    """
-
-    key: jax.Array
 
 
 class SophiaState(NamedTuple):
@@ -122,18 +120,10 @@ def _scale_by_sophia(
     hessian_diagonal_fn = with_extra_args_support(hessian_diagonal_fn)
 
     def init_fn(params):
-        return SophiaState(
-            count=numerics.zero_count(),
-            mu=tree_lib.zeros_like(params, dtype=mu_dtype),
-            nu=tree_lib.zeros_like(params),
-            hessian_fn_state=hessian_diagonal_fn.init(params),
-        )
+        return init_state(SophiaState, params, mu_dtype, hessian_diagonal_fn)
 
     def update_fn(updates, state, params=None, **extra_args):
-        validate.require_params(fn, params)
-        validate.tree_match(fn, updates, state.nu)
-        count = numerics.safe_increment(state.count)
-        mu = numerics.update_moment(updates, state.mu, b1, 1)
+        count, mu = first_moment(fn, updates, state, params, b1)
         mu_hat = numerics.bias_correction(mu, b1, count) if bias_correction else mu
 
         def precondition(m, h, g):
@@ -149,18 +139,17 @@ def _scale_by_sophia(
 
         new = jax.tree.map(precondition, mu_hat, state.nu, updates)
 
-        def refresh(hess_state, nu):
-            diag, hess_state = hessian_diagonal_fn.update(
-                updates, hess_state, params=params, **extra_args
-            )
-            return hess_state, tree_lib.cast_like(numerics.update_moment(diag, nu, b2, 1), nu)
-
-        hess_state, nu = jax.lax.cond(
-            state.count % update_interval == 0,
-            refresh,
-            lambda h, n: (h, n),
+        hess_state, nu = refresh_every(
+            update_interval,
+            hessian_diagonal_fn,
+            state.count,
             state.hessian_fn_state,
             state.nu,
+            b2,
+            1,
+            updates,
+            params,
+            extra_args,
         )
         return new, SophiaState(
             count=count, mu=tree_lib.cast_like(mu, state.mu), nu=nu, hessian_fn_state=hess_state
@@ -185,6 +174,9 @@ def sophia(
     print_win_rate_every_n_steps: int = 0,
     *,
     bias_correction: bool = True,
+    estimator: str | None = None,
+    key: jax.Array | None = None,
+    num_samples: int = 1,
 ) -> GradientTransformationExtraArgs:
     r"""Sophia: clipped momentum over a Hessian-diagonal EMA, with decoupled weight decay.
 
@@ -198,12 +190,27 @@ def sophia(
     :math:`\hat H_t` is ``hessian_diagonal_fn``'s estimate (Hutchinson by default, which
     needs ``obj_fn=`` at ``update``); the refresh runs inside `jax.lax.cond`.
 
+    **The estimators of the paper** (``estimator=``, which replaces
+    ``hessian_diagonal_fn``; the state keeps its structure, the key in a
+    `HutchinsonState`):
+
+    - ``"hutchinson"`` (Sophia-H): :math:`\hat H = z \odot \nabla^2 f\, z` averaged over
+      ``num_samples`` Rademacher probes, by `gradtx.second_order.hessian_diag`; ``update``
+      needs ``value_fn=`` (the loss of ``params``), like gradtx's other second-order
+      transforms. The paper draws Gaussian probes; both are unbiased, Rademacher's have
+      the smaller variance (and make a diagonal Hessian exact).
+    - ``"gnb"`` (Sophia-G, Gauss-Newton-Bartlett): :math:`\hat H = B\, \hat g \odot
+      \hat g`, :math:`\hat g` the gradient of the mean cross-entropy on labels sampled
+      from the model's softmax, by `gradtx.second_order.gauss_newton_bartlett_diag`;
+      ``update`` needs ``logits_fn=`` (``params -> (..., classes)`` logits of the batch).
+
     **Optax vs the reference.** Optax bias-corrects the momentum and has no batch-size
-    factor; the reference (github.com/Liuhong99/Sophia, ``sophia.py``, ``SophiaG``)
-    divides :math:`m_t` by :math:`\rho \cdot bs \cdot h + 10^{-15}` and clips at 1:
-    ``sophia(lr, gamma=rho * batch_size, eps=1e-15, bias_correction=False)`` with a
-    Gauss-Newton-Bartlett ``hessian_diagonal_fn`` is that algorithm (up to
-    :math:`\max(\gamma h, \epsilon)` for :math:`\gamma h + \epsilon`).
+    factor; the reference (github.com/Liuhong99/Sophia, ``sophia.py``, ``SophiaG``; the
+    estimate in ``train_sophiag.py``) keeps the EMA of :math:`\hat g \odot \hat g`,
+    divides :math:`m_t` by :math:`\rho \cdot bs \cdot h + 10^{-15}` and clips at 1. As
+    ``"gnb"`` already multiplies by :math:`B` (the paper's Algorithm 2),
+    ``sophia(lr, gamma=rho, eps=1e-15, bias_correction=False, estimator="gnb")`` is that
+    algorithm (up to :math:`\max(\gamma h, \epsilon)` for :math:`\gamma h + \epsilon`).
 
     Args:
       learning_rate: a number or a schedule.
@@ -222,13 +229,19 @@ def sophia(
       print_win_rate_every_n_steps: accepted for Optax compatibility (see ``verbose``).
       bias_correction: divide the momentum by :math:`1-\beta_1^t` (Optax); ``False``
         for the reference algorithm. Default True.
+      estimator: ``None`` (use ``hessian_diagonal_fn``, Optax), ``"hutchinson"`` or
+        ``"gnb"`` (see above). Default None.
+      key: the PRNG key of ``estimator`` (default ``jax.random.PRNGKey(0)``).
+      num_samples: Hutchinson probes per estimate, an integer >= 1. Default 1.
 
     Returns:
       A `GradientTransformationExtraArgs` (a `chain` whose first state is
-      `SophiaState`); ``update`` needs ``params`` (and ``obj_fn`` for Hutchinson).
+      `SophiaState`); ``update`` needs ``params`` (and ``obj_fn`` for Optax's Hutchinson,
+      ``value_fn`` or ``logits_fn`` for ``estimator``).
 
     Raises:
-      ValueError: for hyperparameters outside the ranges above.
+      ValueError: for hyperparameters outside the ranges above, an unknown
+        ``estimator``, or both ``estimator`` and ``hessian_diagonal_fn``.
 
     Examples:
       >>> import jax, jax.numpy as jnp, gradtx
@@ -254,6 +267,13 @@ def sophia(
     if clip_threshold is not None:
         validate.positive(fn, clip_threshold=clip_threshold)
     validate.integer(fn, "update_interval", update_interval, 1)
+    if estimator is not None:
+        validate.one_of(fn, "estimator", estimator, ESTIMATORS)
+        if hessian_diagonal_fn is not _HUTCHINSON:
+            raise ValueError(
+                f"{fn}(estimator={estimator!r}): pass estimator or hessian_diagonal_fn, not both"
+            )
+        hessian_diagonal_fn = diag_estimator(fn, estimator, key, num_samples)
     return chain(
         _scale_by_sophia(
             b1,

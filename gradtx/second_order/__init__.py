@@ -9,6 +9,9 @@ iteration bounds and return NamedTuple results. The transforms ``scale_by_newton
 ``value_fn=``.
 """
 
+from gradtx.second_order._estimators import (
+    gauss_newton_bartlett_diag as gauss_newton_bartlett_diag,
+)
 from gradtx.second_order._estimators import hessian_diag as hessian_diag
 from gradtx.second_order._estimators import hutchinson_trace as hutchinson_trace
 from gradtx.second_order._estimators import hutchpp_trace as hutchpp_trace
@@ -65,6 +68,7 @@ __all__ = [
     "TrustRegionResult",
     "cg_solve",
     "eigenvalue_density",
+    "gauss_newton_bartlett_diag",
     "gnvp",
     "gnvp_operator",
     "hessian",

@@ -15,7 +15,7 @@ from gradtx.core import numerics, validate
 from gradtx.second_order import _operators
 from gradtx.second_order._products import hvp_operator
 
-__all__ = ["hessian_diag", "hutchinson_trace", "hutchpp_trace"]
+__all__ = ["gauss_newton_bartlett_diag", "hessian_diag", "hutchinson_trace", "hutchpp_trace"]
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 _BLOCK_ENTRIES = 2**16  # default probe block: batch_size * n at most this many entries
@@ -86,6 +86,67 @@ def hessian_diag(
     zeros = jax.tree.map(lambda x: jnp.zeros(np.shape(x), dtype), params)
     total = jax.lax.fori_loop(0, num_samples, body, zeros)
     return tree_lib.cast_like(tree_lib.scale(1.0 / num_samples, total), params)
+
+
+def gauss_newton_bartlett_diag(
+    logits_fn: Callable[..., jax.Array],
+    params: Any,
+    *args: Any,
+    key: jax.Array,
+) -> Any:
+    r"""Gauss-Newton-Bartlett estimate of a softmax model's Gauss-Newton diagonal.
+
+    For a model whose ``logits_fn(params, *args)`` returns logits of shape
+    ``(..., classes)`` (``B`` rows in all, the product of the leading axes), draw labels
+    from the model's own softmax, :math:`\hat y_b \sim \operatorname{softmax}(f_b)`
+    (``jax.random.categorical(key, logits)``), and take the gradient of the mean
+    cross-entropy on them:
+
+    .. math::
+        \hat g = \nabla_\theta \frac{1}{B} \sum_{b=1}^{B}
+        \ell_{ce}(f_b(\theta), \hat y_b), \qquad \hat h = B\, \hat g \odot \hat g .
+
+    By Bartlett's second identity :math:`\mathbb{E}_{\hat y}[\nabla \ell\, \nabla
+    \ell^\top] = J^\top (\operatorname{diag}(p) - p p^\top) J`, the Gauss-Newton
+    matrix of the cross-entropy, so :math:`\hat h` is an (always non-negative) estimate of
+    its diagonal from one backward pass. The labels carry no gradient.
+
+    Args:
+      logits_fn: ``logits_fn(params, *args) -> (..., classes)`` logits.
+      params: the point.
+      *args: further positional arguments of ``logits_fn`` (e.g. the inputs).
+      key: a PRNG key for the sampled labels (no default).
+
+    Returns:
+      A pytree shaped like ``params`` (same dtypes).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from gradtx import second_order
+      >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> h = second_order.gauss_newton_bartlett_diag(
+      ...     lambda w, x: x @ w, jnp.zeros((2, 3)), x, key=jax.random.key(0))
+      >>> h.shape, bool((h >= 0).all())
+      ((2, 3), True)
+
+    References:
+      Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language
+      Model Pre-training", ICLR 2024, Algorithm 2, https://arxiv.org/abs/2305.14342
+    """
+    logits = jax.lax.stop_gradient(logits_fn(params, *args))
+    dtype = numerics.widest_float_dtype(logits)
+    labels = jax.random.categorical(key, logits.astype(dtype), axis=-1)
+    batch = math.prod(np.shape(logits)[:-1])
+
+    def sampled_loss(p):
+        log_p = jax.nn.log_softmax(logits_fn(p, *args).astype(dtype), axis=-1)
+        picked = jnp.take_along_axis(log_p, labels[..., None], axis=-1)
+        return -jnp.sum(picked) / batch
+
+    grads = jax.grad(sampled_loss)(params)
+    return jax.tree.map(
+        lambda g, x: (batch * (g.astype(dtype) ** 2)).astype(jnp.result_type(x)), grads, params
+    )
 
 
 def _exact_diag(matvec: Callable[[Any], Any], params: Any, dtype: Any) -> Any:

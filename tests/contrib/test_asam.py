@@ -33,18 +33,24 @@ def _reference_asam_step(w, grad_fn, lr, rho, eta):
     return {k: w[k] - lr * g_adv[k] for k in w}
 
 
-def test_an_asam_loop_matches_the_reference(x64):
-    rng = np.random.default_rng(0)
+def _reference_run(seed, steps, lr, rho, eta):
+    """Random float64 weights and the reference's weights after ``steps`` steps."""
+    rng = np.random.default_rng(seed)
     w0 = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=3)}
 
     def grad_np(w):
         g = jax.grad(_loss)({k: jnp.asarray(v) for k, v in w.items()})
         return {k: np.asarray(v) for k, v in g.items()}
 
-    lr, rho, eta = 0.1, 0.3, 0.05
     expected = w0
-    for _ in range(10):
+    for _ in range(steps):
         expected = _reference_asam_step(expected, grad_np, lr, rho, eta)
+    return w0, expected
+
+
+def test_an_asam_loop_matches_the_reference(x64):
+    lr, rho, eta = 0.1, 0.3, 0.05
+    w0, expected = _reference_run(0, 10, lr, rho, eta)
     adv = contrib.scale_by_asam(rho, eta)
     w = jax.tree.map(jnp.asarray, w0)
     for _ in range(10):
@@ -99,3 +105,22 @@ def test_validation():
         contrib.scale_by_asam(rho=-1.0)
     with pytest.raises(ValueError, match=r"scale_by_asam\(eta=-0\.1\)"):
         contrib.scale_by_asam(eta=-0.1)
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+def test_the_asam_alias_matches_the_reference_loop(x64, opaque):
+    """``asam(sgd(lr), rho, eta)`` used as Optax's ``sam`` is (two ``update`` calls per
+    step, or one with ``grad_fn`` in opaque mode) is the reference loop above."""
+    lr, rho, eta = 0.1, 0.3, 0.05
+    w0, expected = _reference_run(1, 6, lr, rho, eta)
+    tx = contrib.asam(gradtx.sgd(lr), rho, eta, opaque_mode=opaque)
+    w = jax.tree.map(jnp.asarray, w0)
+    state = tx.init(w)
+    step = jax.jit(lambda g, s, p: tx.update(g, s, p, grad_fn=lambda q, i: jax.grad(_loss)(q)))
+    for _ in range(6 if opaque else 12):  # opaque: one call per period
+        u, state = step(jax.grad(_loss)(w), state, w)
+        w = gradtx.apply_updates(w, u)
+    for k in w0:
+        np.testing.assert_allclose(w[k], expected[k], rtol=1e-11)
+    with pytest.raises(ValueError, match=r"^asam\(rho=-1\.0\)"):
+        contrib.asam(gradtx.sgd(lr), rho=-1.0)
