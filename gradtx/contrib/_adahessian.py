@@ -218,9 +218,12 @@ def adahessian(
       >>> tx = gradtx.contrib.adahessian(0.2)
       >>> x = jnp.array([1.0, 1.0])
       >>> state = tx.init(x)
-      >>> for _ in range(30):
+      >>> @jax.jit
+      ... def step(x, state):
       ...     u, state = tx.update(jax.grad(f)(x), state, x, value_fn=f)
-      ...     x = gradtx.apply_updates(x, u)
+      ...     return gradtx.apply_updates(x, u), state
+      >>> for _ in range(30):
+      ...     x, state = step(x, state)
       >>> x.round(2).tolist()  # both curvatures (2 and 200) contract alike
       [0.03, 0.03]
 

@@ -249,9 +249,12 @@ def sophia(
       >>> tx = gradtx.contrib.sophia(0.1)
       >>> params = jnp.array([1.0, 1.0])
       >>> state = tx.init(params)
-      >>> for _ in range(20):
+      >>> @jax.jit
+      ... def step(params, state):
       ...     u, state = tx.update(jax.grad(f)(params), state, params, obj_fn=f)
-      ...     params = gradtx.apply_updates(params, u)
+      ...     return gradtx.apply_updates(params, u), state
+      >>> for _ in range(20):
+      ...     params, state = step(params, state)
       >>> bool(f(params) < 11.0)
       True
 

@@ -23,6 +23,8 @@ from flax import nnx  # noqa: E402
 
 from tests.compat.test_optax_states import structure  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 TUTORIAL = Path(__file__).with_name("_flax_mnist_tutorial.py")
 BATCH, STEPS = 4, 3
 

@@ -12,6 +12,8 @@ import pytest
 import gradtx
 from gradtx import second_order
 
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 SCALE = np.array([0.5, 1.0, 2.0, 4.0])

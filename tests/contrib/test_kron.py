@@ -12,6 +12,8 @@ import pytest
 
 import gradtx
 
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 

@@ -11,6 +11,8 @@ import pytest
 import gradtx
 from tests.contrib.test_muon import _zeropower_via_newtonschulz5, assert_matches_torch_layout
 
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 POLAR_EXPRESS = [

@@ -14,6 +14,8 @@ from gradtx import second_order
 from tests.contrib.test_sophia import _obj
 from tests.helpers import example_params
 
+pytestmark = pytest.mark.slow
+
 contrib = gradtx.contrib
 
 
