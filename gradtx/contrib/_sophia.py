@@ -104,6 +104,21 @@ def hutchinson_estimator_diag_hessian(random_seed: jax.Array | None = None):
 _HUTCHINSON = hutchinson_estimator_diag_hessian()  # Optax's default, one shared instance
 
 
+def _print_win_rate(raw: Any, clip_threshold: Any, count: jax.Array, every: Any) -> None:
+    """Print, every ``every`` steps, the fraction of coordinates the clip leaves alone
+    (the paper's "win rate", Optax's ``verbose`` diagnostic, through `jax.debug.print`)."""
+    leaves = jax.tree.leaves(raw)
+    if not leaves:
+        return
+    kept = sum(jnp.sum(jnp.abs(u) < clip_threshold).astype(jnp.float32) for u in leaves)
+    rate = kept / float(sum(u.size for u in leaves))
+    jax.lax.cond(
+        count % every == 0,
+        lambda: jax.debug.print("Sophia optimizer win rate: {}", rate),
+        lambda: None,
+    )
+
+
 def _scale_by_sophia(
     b1,
     b2,
@@ -114,6 +129,7 @@ def _scale_by_sophia(
     hessian_diagonal_fn,
     mu_dtype,
     bias_correction,
+    print_win_rate_every_n_steps=0,
 ) -> GradientTransformationExtraArgs:
     fn = "sophia"
     mu_dtype = numerics.canonicalize_dtype(mu_dtype)
@@ -126,18 +142,23 @@ def _scale_by_sophia(
         count, mu = first_moment(fn, updates, state, params, b1)
         mu_hat = numerics.bias_correction(mu, b1, count) if bias_correction else mu
 
-        def precondition(m, h, g):
+        def precondition(m, h):
             den = jnp.maximum(
                 numerics.scalar_mul(gamma, h), numerics.as_dtype(eps, jnp.result_type(h))
             )
             dtype = numerics.common_dtype(m.dtype, den.dtype)
-            u = m.astype(dtype) / den.astype(dtype)
+            return m.astype(dtype) / den.astype(dtype)
+
+        def clip(u, g):
             if clip_threshold is not None:
                 c = numerics.as_dtype(clip_threshold, jnp.result_type(u))
                 u = jnp.clip(u, -c, c)
             return u.astype(g.dtype)
 
-        new = jax.tree.map(precondition, mu_hat, state.nu, updates)
+        raw = jax.tree.map(precondition, mu_hat, state.nu)
+        if print_win_rate_every_n_steps and clip_threshold is not None:
+            _print_win_rate(raw, clip_threshold, count, print_win_rate_every_n_steps)
+        new = jax.tree.map(clip, raw, updates)
 
         hess_state, nu = refresh_every(
             update_interval,
@@ -224,9 +245,10 @@ def sophia(
       update_interval: steps :math:`k` between Hessian estimates, >= 1. Default 10.
       hessian_diagonal_fn: the estimator, a transform returning the diagonal estimate.
       mu_dtype: storage dtype of the momentum.
-      verbose: accepted for Optax compatibility; gradtx never prints from ``update``
-        (no host callbacks), so the win rate is not printed.
-      print_win_rate_every_n_steps: accepted for Optax compatibility (see ``verbose``).
+      verbose: print the win rate (the fraction of coordinates the clip leaves alone; the
+        authors keep it between 0.1 and 0.5) every ``print_win_rate_every_n_steps`` steps,
+        through `jax.debug.print` (a host callback, only when asked), as Optax does.
+      print_win_rate_every_n_steps: the printing period; 0 turns it off. Default 0.
       bias_correction: divide the momentum by :math:`1-\beta_1^t` (Optax); ``False``
         for the reference algorithm. Default True.
       estimator: ``None`` (use ``hessian_diagonal_fn``, Optax), ``"hutchinson"`` or
@@ -263,7 +285,6 @@ def sophia(
       Model Pre-training", ICLR 2024, https://arxiv.org/abs/2305.14342
     """
     fn = "sophia"
-    del verbose, print_win_rate_every_n_steps
     validate.decay(fn, b1=b1, b2=b2)
     validate.non_negative(fn, eps=eps, weight_decay=weight_decay)
     validate.positive(fn, gamma=gamma)
@@ -288,6 +309,7 @@ def sophia(
             hessian_diagonal_fn,
             mu_dtype,
             bias_correction,
+            print_win_rate_every_n_steps if verbose else 0,
         ),
         add_decayed_weights(weight_decay, weight_decay_mask),
         scale_by_learning_rate(learning_rate),

@@ -128,3 +128,28 @@ def test_validation():
         contrib.sophia(0.1, gamma=0.0)
     with pytest.raises(ValueError, match=r"sophia\(update_interval=0\)"):
         contrib.sophia(0.1, update_interval=0)
+
+
+def test_verbose_prints_optaxs_win_rate(capsys):
+    """verbose=True prints the win rate every n steps, with Optax's message and value;
+    by default nothing is printed."""
+
+    def f(x):
+        return jnp.sum(jnp.array([1.0, 10.0, 1e-4, 3.0]) * x**2)
+
+    def printed(lib, **kwargs):
+        tx = lib.contrib.sophia(0.1, gamma=0.5, **kwargs)
+        x = jnp.array([1.0, -2.0, 0.5, 0.1])
+        state = tx.init(x)
+        for _ in range(4):
+            u, state = tx.update(jax.grad(f)(x), state, x, obj_fn=f)
+            x = x + u
+        jax.effects_barrier()
+        return capsys.readouterr().out
+
+    ours = printed(gradtx, verbose=True, print_win_rate_every_n_steps=2)
+    assert ours.count("Sophia optimizer win rate:") == 2
+    with jax.numpy_dtype_promotion("standard"):  # Optax's own arithmetic needs it
+        theirs = printed(optax, verbose=True, print_win_rate_every_n_steps=2)
+    assert ours == theirs
+    assert printed(gradtx) == "" and printed(gradtx, verbose=True) == ""
