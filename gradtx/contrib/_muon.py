@@ -137,6 +137,42 @@ def _as_batched_matrices(x: jax.Array, dim_nums: MuonDimensionNumbers):
     return x.transpose(perm).reshape(flat), lambda y: y.reshape(moved_shape).transpose(inverse)
 
 
+def _matrix_batch(fn: str, x: Any, dim_nums: MuonDimensionNumbers) -> tuple[int, ...]:
+    """The batch shape of ``x`` read through ``dim_nums`` (the axes that are neither
+    reduction nor output), after checking the axes: in range, each named once."""
+    ndim = jnp.ndim(x)
+    if ndim < 2:
+        raise ValueError(f"{fn}: dimension numbers need a leaf of rank >= 2, got {jnp.shape(x)}")
+    red, out = (
+        (axes,) if isinstance(axes, int) else tuple(axes)
+        for axes in (dim_nums.reduction_axis, dim_nums.output_axis)
+    )
+    named = red + out
+    if not red or not out or any(not -ndim <= a < ndim for a in named):
+        raise ValueError(
+            f"{fn}: dimension numbers {dim_nums} need at least one reduction and one output "
+            f"axis, each in [-{ndim}, {ndim}) for shape {jnp.shape(x)}"
+        )
+    if len({a % ndim for a in named}) != len(named):
+        raise ValueError(
+            f"{fn}: dimension numbers {dim_nums} name an axis twice (shape {jnp.shape(x)})"
+        )
+    return tuple(d for a, d in enumerate(jnp.shape(x)) if a not in {b % ndim for b in named})
+
+
+def _resolve_prefix(dim_nums: Any, tree: Any) -> Any:
+    """``dim_nums`` (``None``, one spec, a prefix tree of specs and ``None``, or a
+    callable ``tree -> such a prefix``) as one spec or ``None`` per leaf of ``tree``."""
+    if callable(dim_nums) and not _is_dim_nums(dim_nums):
+        dim_nums = dim_nums(tree)
+    return jax.tree.map(
+        lambda d, sub: jax.tree.map(lambda _: d, sub),
+        dim_nums,
+        tree,
+        is_leaf=lambda x: x is None or _is_dim_nums(x),
+    )
+
+
 def _quintic(x: jax.Array, a: jax.Array, coeffs: jax.Array) -> jax.Array:
     """One Newton-Schulz step ``c0 X + (c1 A + c2 A^2) X`` with ``A = X X^H`` given."""
     b = coeffs[1] * a + coeffs[2] * (a @ a)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gradtx.contrib._muon import _as_batched_matrices, _fans, _matrix_batch, _resolve_prefix
 from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
 from gradtx.core.structure import is_none
 from gradtx.transforms import scale_by_learning_rate
@@ -71,6 +72,8 @@ def scale_by_shampoo(
     graft_type: str = "adagrad",
     graft_eps: float = 1e-8,
     graft_b2: float = 0.999,
+    *,
+    dimension_numbers: Any = None,
 ) -> GradientTransformation:
     r"""Rescale updates by blocked Shampoo with grafting (Gupta et al. 2018; the scalable
     form of Anil et al. 2020).
@@ -96,6 +99,13 @@ def scale_by_shampoo(
     ``start_preconditioning_step`` (counted from 1) :math:`D_t = A_t` (for ``"none"``,
     :math:`G_t`). Leaves that are not matrices take :math:`D_t = A_t`.
 
+    ``dimension_numbers`` reads a leaf as a batch of matrices (stacked or scanned
+    layers, ``[L, in, out]``): every batch element is its own ``[fan_in, fan_out]``
+    matrix, blocked and preconditioned on its own (``vmap`` over the batch, the roots
+    still under one ``lax.cond``), so the updates are those of the separate matrices;
+    its statistics and roots gain the leaf's batch axes in front. Leaves with ``None``
+    dimension numbers are treated as above (2-D leaves preconditioned, others grafted).
+
     With ``b1 = b2 = 0``, ``"none"``, ``exponent=4``, roots every step and a tiny
     ``matrix_eps``, one block's step is :math:`L^{-1/4} G R^{-1/4} = U V^\top` for
     :math:`G = U \Sigma V^\top`: Muon's orthogonalization, exactly.
@@ -114,12 +124,17 @@ def scale_by_shampoo(
         ``"adagrad"``.
       graft_eps: :math:`\epsilon_g`, >= 0. Default 1e-8.
       graft_b2: :math:`\beta_g` of Adam grafting, in [0, 1). Default 0.999.
+      dimension_numbers: ``None`` (default: as above), a
+        `gradtx.contrib.MuonDimensionNumbers` for every leaf, a prefix tree of the
+        params with such leaves or ``None``, or a callable ``params -> such a tree``.
+        A leaf with dimension numbers (rank >= 2) is a batch of matrices, see above.
 
     Returns:
       A `GradientTransformation` with `ScaleByShampooState`.
 
     Raises:
-      ValueError: for hyperparameters outside the ranges above.
+      ValueError: for hyperparameters outside the ranges above, and (at ``init``) for
+        dimension numbers with an axis out of range or named twice.
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
@@ -147,11 +162,16 @@ def scale_by_shampoo(
         return jnp.ndim(p) == 2
 
     def init_fn(params):
-        def stats(p, root):
-            if p is None or not is_matrix(p):
+        dims = _resolve_prefix(dimension_numbers, params)
+
+        def stats(p, d, root):
+            if p is None or (d is None and not is_matrix(p)):
                 return None
             dtype = numerics.compute_dtype(jnp.result_type(p))
-            shape = _blocks(jnp.zeros(jnp.shape(p), dtype), block_size).shape
+            batch, matrix = (
+                ((), jnp.shape(p)) if d is None else (_matrix_batch(fn, p, d), _fans(p, d))
+            )
+            shape = (*batch, *_blocks(jnp.zeros(matrix, dtype), block_size).shape)
             if root:
                 eye = jnp.eye(block_size, dtype=dtype)
                 return (jnp.broadcast_to(eye, shape), jnp.broadcast_to(eye, shape))
@@ -164,8 +184,8 @@ def scale_by_shampoo(
             count=numerics.zero_count(),
             mu=jax.tree.map(zeros, params, is_leaf=is_none),
             graft=jax.tree.map(zeros, params, is_leaf=is_none),
-            stats=jax.tree.map(lambda p: stats(p, False), params, is_leaf=is_none),
-            roots=jax.tree.map(lambda p: stats(p, True), params, is_leaf=is_none),
+            stats=jax.tree.map(lambda p, d: stats(p, d, False), params, dims, is_leaf=is_none),
+            roots=jax.tree.map(lambda p, d: stats(p, d, True), params, dims, is_leaf=is_none),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -219,15 +239,38 @@ def scale_by_shampoo(
                 roots,
             )
 
+        def batched(g, mu, acc, stats, roots, dims):
+            if g is None or dims is None:
+                return one(g, mu, acc, stats, roots)
+            batch = _matrix_batch(fn, g, dims)
+            (g, unflatten), (mu, _), (acc, _) = (
+                _as_batched_matrices(x, dims) for x in (g, mu, acc)
+            )
+
+            def reshaped(ss, lead):
+                return tuple(x.reshape(*lead, *x.shape[-4:]) for x in ss)
+
+            out, mu, acc, stats, roots = jax.vmap(one)(
+                g, mu, acc, reshaped(stats, (-1,)), reshaped(roots, (-1,))
+            )
+            return (
+                unflatten(out),
+                unflatten(mu),
+                unflatten(acc),
+                reshaped(stats, batch),
+                reshaped(roots, batch),
+            )
+
         treedef = jax.tree.structure(updates, is_leaf=is_none)
         leaves = [
-            one(*args)
+            batched(*args)
             for args in zip(
                 treedef.flatten_up_to(updates),
                 treedef.flatten_up_to(state.mu),
                 treedef.flatten_up_to(state.graft),
                 treedef.flatten_up_to(state.stats),
                 treedef.flatten_up_to(state.roots),
+                treedef.flatten_up_to(_resolve_prefix(dimension_numbers, updates)),
                 strict=True,
             )
         ]
@@ -251,6 +294,8 @@ def shampoo(
     graft_type: str = "adagrad",
     graft_eps: float = 1e-8,
     graft_b2: float = 0.999,
+    *,
+    dimension_numbers: Any = None,
 ) -> GradientTransformation:
     """Shampoo: ``chain(scale_by_shampoo(...), scale_by_learning_rate(learning_rate))``.
 
@@ -269,6 +314,8 @@ def shampoo(
         ``"adagrad"``.
       graft_eps: the grafting optimizer's eps, >= 0. Default 1e-8.
       graft_b2: the second-moment decay of Adam grafting. Default 0.999.
+      dimension_numbers: stacked or scanned layers as batches of matrices, see
+        `scale_by_shampoo`. Default None.
 
     Returns:
       A `GradientTransformation` (a `chain`).
@@ -305,6 +352,7 @@ def shampoo(
             graft_type,
             graft_eps,
             graft_b2,
+            dimension_numbers=dimension_numbers,
         ),
         scale_by_learning_rate(learning_rate),
     )

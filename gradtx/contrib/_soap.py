@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as tree_lib
+from gradtx.contrib._muon import _as_batched_matrices, _fans, _matrix_batch, _resolve_prefix
 from gradtx.core import GradientTransformation, ScalarOrSchedule, Updates, chain, numerics, validate
 from gradtx.core.masks import MaskOrFn
 from gradtx.core.structure import is_none
@@ -89,6 +90,8 @@ def scale_by_soap(
     normalize_grads: bool = False,
     correct_bias: bool = True,
     mu_dtype: Any = None,
+    *,
+    dimension_numbers: Any = None,
 ) -> GradientTransformation:
     r"""Rescale updates by SOAP (Vyas et al. 2024): Adam in Shampoo's eigenbasis.
 
@@ -130,6 +133,14 @@ def scale_by_soap(
     the ``eigh`` implementation picks (one device or sharded, CPU or GPU), as in the
     reference.
 
+    ``dimension_numbers`` reads a leaf as a batch of matrices (stacked or scanned
+    layers, ``[L, in, out]``): every batch element is its own ``[fan_in, fan_out]``
+    matrix with its own statistics and bases (``vmap`` over the batch, the refresh still
+    one ``lax.switch``), so the updates are those of the separate matrices, and the
+    statistics gain the leaf's batch axes in front (``[*batch, d, d]``); ``mu`` and
+    ``nu`` keep the parameter's shape. ``normalize_grads`` then divides per matrix.
+    Leaves with ``None`` dimension numbers are treated as above.
+
     Args:
       b1: first-moment decay, in [0, 1). Default 0.95.
       b2: second-moment decay, in [0, 1). Default 0.95.
@@ -144,12 +155,17 @@ def scale_by_soap(
       normalize_grads: divide each leaf's update by its RMS. Default False.
       correct_bias: apply Adam's bias corrections. Default True.
       mu_dtype: storage dtype of the first moment (default: the parameter's).
+      dimension_numbers: ``None`` (default: every leaf as above), a
+        `gradtx.contrib.MuonDimensionNumbers` for every leaf, a prefix tree of the
+        params with such leaves or ``None``, or a callable ``params -> such a tree``.
+        A leaf with dimension numbers (rank >= 2) is a batch of matrices, see above.
 
     Returns:
       A `GradientTransformation` with `ScaleBySoapState`.
 
     Raises:
-      ValueError: for hyperparameters outside the ranges above.
+      ValueError: for hyperparameters outside the ranges above, and (at ``init``) for
+        dimension numbers with an axis out of range or named twice.
 
     Examples:
       >>> import jax.numpy as jnp, gradtx
@@ -177,25 +193,32 @@ def scale_by_soap(
     beta_s = b2 if shampoo_beta is None else shampoo_beta
     mu_dtype = numerics.canonicalize_dtype(mu_dtype)
 
-    def leaf_stats(p, make):
+    def leaf_stats(p, dims, make):
         if p is None:
             return None
         dtype = numerics.compute_dtype(jnp.result_type(p))
-        axes = _preconditioned_axes(jnp.shape(p), max_precond_dim, precondition_1d)
-        shape = jnp.shape(p)
-        return tuple(make(d, dtype) if on else None for d, on in zip(shape, axes, strict=True))
+        if dims is None:
+            batch, shape = (), jnp.shape(p)
+        else:
+            batch, shape = _matrix_batch(fn, p, dims), _fans(p, dims)
+        axes = _preconditioned_axes(shape, max_precond_dim, precondition_1d)
+        return tuple(
+            jnp.broadcast_to(make(d, dtype), (*batch, d, d)) if on else None
+            for d, on in zip(shape, axes, strict=True)
+        )
 
     def init_fn(params):
+        dims = _resolve_prefix(dimension_numbers, params)
+
+        def per_leaf(make):
+            return jax.tree.map(lambda p, d: leaf_stats(p, d, make), params, dims, is_leaf=is_none)
+
         return ScaleBySoapState(
             count=numerics.zero_count(),
             mu=tree_lib.zeros_like(params, dtype=mu_dtype),
             nu=tree_lib.zeros_like(params),
-            stats=jax.tree.map(
-                lambda p: leaf_stats(p, lambda d, t: jnp.zeros((d, d), t)), params, is_leaf=is_none
-            ),
-            bases=jax.tree.map(
-                lambda p: leaf_stats(p, lambda d, t: jnp.eye(d, dtype=t)), params, is_leaf=is_none
-            ),
+            stats=per_leaf(lambda d, t: jnp.zeros((d, d), t)),
+            bases=per_leaf(lambda d, t: jnp.eye(d, dtype=t)),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -248,17 +271,32 @@ def scale_by_soap(
                 new_bases,
             )
 
+        def batched(g, mu, nu, stats, bases, dims):
+            if g is None or dims is None:
+                return one(g, mu, nu, stats, bases)
+            batch = _matrix_batch(fn, g, dims)
+            (g, unflatten), (mu, _), (nu, _) = (_as_batched_matrices(x, dims) for x in (g, mu, nu))
+
+            def flat(ss):
+                return tuple(None if x is None else x.reshape(-1, *x.shape[-2:]) for x in ss)
+
+            out, mu, nu, stats, bases = jax.vmap(one)(g, mu, nu, flat(stats), flat(bases))
+
+            def unflat(ss):
+                return tuple(None if x is None else x.reshape(*batch, *x.shape[-2:]) for x in ss)
+
+            return unflatten(out), unflatten(mu), unflatten(nu), unflat(stats), unflat(bases)
+
         treedef = jax.tree.structure(updates, is_leaf=is_none)
-        stats = treedef.flatten_up_to(state.stats)
-        bases = treedef.flatten_up_to(state.bases)
         leaves = [
-            one(g, m, v, s, q)
-            for g, m, v, s, q in zip(
+            batched(*args)
+            for args in zip(
                 treedef.flatten_up_to(updates),
                 treedef.flatten_up_to(state.mu),
                 treedef.flatten_up_to(state.nu),
-                stats,
-                bases,
+                treedef.flatten_up_to(state.stats),
+                treedef.flatten_up_to(state.bases),
+                treedef.flatten_up_to(_resolve_prefix(dimension_numbers, updates)),
                 strict=True,
             )
         ]
@@ -286,6 +324,8 @@ def soap(
     normalize_grads: bool = False,
     correct_bias: bool = True,
     mu_dtype: Any = None,
+    *,
+    dimension_numbers: Any = None,
 ) -> GradientTransformation:
     r"""SOAP: ``chain(scale_by_soap(...), add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(learning_rate))``.
@@ -310,6 +350,8 @@ def soap(
       normalize_grads: divide each leaf's update by its RMS. Default False.
       correct_bias: apply Adam's bias corrections. Default True.
       mu_dtype: storage dtype of the first moment.
+      dimension_numbers: stacked or scanned layers as batches of matrices, see
+        `scale_by_soap`. Default None.
 
     Returns:
       A `GradientTransformation` (a `chain`).
@@ -345,6 +387,7 @@ def soap(
             normalize_grads,
             correct_bias,
             mu_dtype,
+            dimension_numbers=dimension_numbers,
         ),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests.contrib._common import matrix_params
+from tests.contrib._common import STACKED_LAYOUTS, assert_stacked_is_separate, matrix_params
 from tests.helpers import run_updates
 
 # Slow (CI runs it): trajectories against Optax and the papers.
@@ -135,3 +135,38 @@ def test_validation():
         contrib.scale_by_shampoo(block_size=0)
     with pytest.raises(ValueError, match=r"scale_by_shampoo\(matrix_eps=0\.0\)"):
         contrib.scale_by_shampoo(matrix_eps=0.0)
+
+
+@pytest.mark.parametrize("graft", ["adagrad", "adam", "none"])
+@pytest.mark.parametrize(("shape", "axes", "take"), STACKED_LAYOUTS)
+def test_stacked_matrices_are_separate_matrices(shape, axes, take, graft):
+    # roots at steps 1, 3, 5 (stale in between), preconditioned from step 2, blocks of 3
+    def make(**kw):
+        return contrib.scale_by_shampoo(
+            block_size=3,
+            preconditioning_compute_steps=2,
+            start_preconditioning_step=2,
+            graft_type=graft,
+            **kw,
+        )
+
+    assert_stacked_is_separate(make, shape, axes, take)
+
+
+def test_stacked_roots_stay_under_one_cond():
+    tx = contrib.shampoo(0.1, block_size=2, dimension_numbers=contrib.MuonDimensionNumbers(1, 2))
+    params = jnp.ones((3, 4, 5))
+    state = tx.init(params)
+    assert [x.shape for x in state[0].roots] == [(3, 2, 3, 2, 2)] * 2
+    jaxpr = jax.make_jaxpr(tx.update)(params, state, params)
+    top = {e.primitive.name for e in jaxpr.jaxpr.eqns}
+    assert "cond" in top and "eigh" not in top
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"), [((-4, 2), "in \\[-3, 3\\)"), ((2, 2), "twice"), ((0, (1, -3)), "twice")]
+)
+def test_bad_dimension_numbers(axes, match):
+    tx = contrib.scale_by_shampoo(dimension_numbers={"w": contrib.MuonDimensionNumbers(*axes)})
+    with pytest.raises(ValueError, match="scale_by_shampoo: .*" + match):
+        tx.init({"w": jnp.zeros((2, 3, 4))})

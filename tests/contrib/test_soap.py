@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests.contrib._common import matrix_params
+from tests.contrib._common import STACKED_LAYOUTS, assert_stacked_is_separate, matrix_params
 from tests.helpers import assert_trees_close, gradient_sequence, run_updates
 
 # Slow (CI runs it): trajectories against Optax and the papers.
@@ -208,3 +208,32 @@ def test_validation():
         contrib.scale_by_soap(precondition_frequency=0)
     with pytest.raises(TypeError, match="max_precond_dim"):
         contrib.scale_by_soap(max_precond_dim=2.5)
+
+
+@pytest.mark.parametrize(("shape", "axes", "take"), STACKED_LAYOUTS)
+def test_stacked_matrices_are_separate_matrices(shape, axes, take):
+    # a refresh every 2 steps: steps 2 and 4 refresh, step 1 sets the bases
+    make = lambda **kw: contrib.scale_by_soap(precondition_frequency=2, **kw)  # noqa: E731
+    assert_stacked_is_separate(make, shape, axes, take)
+
+
+def test_stacked_refresh_stays_one_switch():
+    dims = contrib.MuonDimensionNumbers(1, 2)
+    tx = contrib.soap(0.1, dimension_numbers=dims)
+    params = jnp.ones((3, 4, 5))
+    state = tx.init(params)
+    assert [x.shape for x in state[0].bases] == [(3, 4, 4), (3, 5, 5)]
+    jaxpr = jax.make_jaxpr(tx.update)(params, state, params)
+    top = {e.primitive.name for e in jaxpr.jaxpr.eqns}
+    assert "cond" in top and not top & {"eigh", "householder_product", "geqrf", "qr"}
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"), [((1, 3), "in \\[-3, 3\\)"), ((1, 1), "twice"), (((0, 1), -2), "twice")]
+)
+def test_bad_dimension_numbers(axes, match):
+    tx = contrib.scale_by_soap(dimension_numbers=contrib.MuonDimensionNumbers(*axes))
+    with pytest.raises(ValueError, match="scale_by_soap: .*" + match):
+        tx.init(jnp.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="scale_by_soap: .*rank >= 2"):
+        contrib.soap(0.1, dimension_numbers=contrib.MuonDimensionNumbers()).init(jnp.zeros(3))
