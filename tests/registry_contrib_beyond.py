@@ -1,6 +1,7 @@
 """Registry entries for the beyond-Optax optimizers of ``gradtx.contrib`` (see
 tests/registry.py): cautious, MARS, SOAP, Adam-mini ..."""
 
+import jax
 import jax.numpy as jnp
 
 import gradtx
@@ -16,6 +17,13 @@ def _opt(name, factory, kwargs, **more):
 
 def _tx(name, factory, kwargs, **more):
     return Entry(f"contrib.{name}", factory, kwargs, **more)
+
+
+def stacked_matrices(params):
+    """Dimension numbers reading every leaf of rank >= 2 as a stack of matrices over its
+    last two axes (a 2-D leaf is a stack of one); other leaves ``None``."""
+    dims = contrib.MuonDimensionNumbers(-2, -1)
+    return jax.tree.map(lambda x: dims if jnp.ndim(x) >= 2 else None, params)
 
 
 ENTRIES: list[Entry] = [
@@ -50,6 +58,12 @@ ENTRIES += [
         {"precondition_1d": True, "normalize_grads": True, "max_precond_dim": 3},
     ),
     _opt("soap", contrib.soap, {"learning_rate": 0.05, "max_precond_dim": 4}, needs_params=True),
+    _opt(
+        "soap_stacked",
+        contrib.soap,
+        {"learning_rate": 0.05, "max_precond_dim": 4, "dimension_numbers": stacked_matrices},
+        needs_params=True,
+    ),
 ]
 ENTRIES += [
     # adam-mini
@@ -71,6 +85,11 @@ ENTRIES += [
         {"graft_type": "adam", "preconditioning_compute_steps": 2, "start_preconditioning_step": 2},
     ),
     _opt("shampoo", contrib.shampoo, {"learning_rate": 0.05, "block_size": 3}),
+    _opt(
+        "shampoo_stacked",
+        contrib.shampoo,
+        {"learning_rate": 0.05, "block_size": 3, "dimension_numbers": stacked_matrices},
+    ),
 ]
 ENTRIES += [
     # asam (the adversarial step; descent convention, like sam's chain(normalize(), sgd(rho)))

@@ -36,6 +36,7 @@ SHARDING_EXCEPTIONS: dict[str, str] = {
     "chooses (state_shardings replicates them), and the rotations of the update by them "
     "come back in XLA's layout",
     "contrib.soap": "as contrib.scale_by_soap: the [d, d] statistics and eigenbases",
+    "contrib.soap_stacked": "as contrib.soap (its 2-D matrix is a stack of one)",
     "contrib.scale_by_shampoo": "the blocked [rows/b, cols/b, b, b] statistics and inverse "
     "roots are laid out as XLA chooses (state_shardings replicates them)",
     "contrib.scale_by_shampoo_adam_graft": "as contrib.scale_by_shampoo",
@@ -59,6 +60,7 @@ TOLERANCES: dict[str, float] = {
     "scale_by_zoom_linesearch": 2e-4,
     "scale_by_trust_region": 2e-4,
     "contrib.scale_by_soap": 2e-4,  # eigh's rounding differs by layout
+    "contrib.soap_stacked": 2e-4,  # as contrib.scale_by_soap
     # Polar Express's first coefficients (8.2, -22.5, 15.9) amplify the rounding of X X^T
     "contrib.muon_polar_express": 1e-4,
 }
