@@ -244,6 +244,8 @@ def saddle_free_direction(
     with zero damping are dropped (pseudo-inverse)."""
     dtype = numerics.widest_float_dtype(grad)
     g = tree_lib.cast(grad, dtype)
+    if not sum(jnp.size(x) for x in jax.tree.leaves(g)):
+        return g, jnp.zeros([0], dtype)  # no entries (zero-size leaves): nothing to scale
     alphas, betas, basis = lanczos_run(matvec, g, num_lanczos_steps, dtype)
     theta, s = tridiagonal_eigh(alphas, betas)
     m = theta.shape[0]

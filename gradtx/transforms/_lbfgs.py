@@ -64,7 +64,7 @@ def _two_loop(
         return numerics.axpy(-alpha, _row(y_memory, j), q), alpha
 
     q, alphas = jax.lax.scan(backward, grad, order, reverse=True)
-    r = tree_lib.scale(gamma, q)
+    r = tree_lib.cast_like(tree_lib.scale(gamma, q), q)  # an integer leaf stays integer
 
     def forward(r, j_alpha):
         j, alpha = j_alpha

@@ -59,8 +59,12 @@ TOLERANCES: dict[str, float] = {
     "scale_by_newton_cg": 2e-3,
     "scale_by_zoom_linesearch": 2e-4,
     "scale_by_trust_region": 2e-4,
-    "contrib.scale_by_soap": 2e-4,  # eigh's rounding differs by layout
-    "contrib.soap_stacked": 2e-4,  # as contrib.scale_by_soap
+    # eigh's rounding differs by layout, and SOAP rotates the update by the eigenbases of
+    # near-degenerate statistics, which amplifies it (measured 4e-4 with the one-device
+    # numbers bit-identical to those of the previous release)
+    "contrib.scale_by_soap": 1e-3,
+    "contrib.soap": 1e-3,
+    "contrib.soap_stacked": 1e-3,
     # Polar Express's first coefficients (8.2, -22.5, 15.9) amplify the rounding of X X^T
     "contrib.muon_polar_express": 1e-4,
 }
