@@ -70,10 +70,6 @@ class GaLoreState(NamedTuple):
     projector: Updates
 
 
-def _is_dim_nums_leaf(x: Any) -> bool:
-    return x is None or isinstance(x, GaLoreDimensionNumbers)
-
-
 def _matrix_view(x: Any, dim_nums: GaLoreDimensionNumbers):
     """``(m, n, to_matrix, from_matrix)`` for the leaf ``x`` under ``dim_nums``."""
     fn = "scale_by_galore"

@@ -109,11 +109,6 @@ def apply(matvec: Matvec, v: Any, dtype: Any) -> Any:
     return tree_lib.cast(out, dtype)
 
 
-def tree_select(condition: Any, x: Any, y: Any) -> Any:
-    """``x`` where the scalar ``condition`` holds, else ``y`` (per leaf)."""
-    return jax.tree.map(lambda a, b: jnp.where(condition, a, b), x, y)
-
-
 def random_vector(key: jax.Array, like: Any, dtype: Any, kind: str = "normal") -> Any:
     """A random tree shaped like ``like``: standard ``"normal"`` or ``"rademacher"`` (±1)."""
     sampler = jax.random.normal if kind == "normal" else jax.random.rademacher
@@ -138,16 +133,6 @@ def hashed_vector(like: Any, seed: Any, dtype: Any) -> Any:
 
 
 # --- stacked vectors (a leading axis of length m on every leaf) -----------------------
-
-
-def stack_zeros(like: Any, m: int, dtype: Any) -> Any:
-    """``m`` zero vectors shaped like ``like``."""
-    return jax.tree.map(lambda x: jnp.zeros((m, *np.shape(x)), dtype), like)
-
-
-def stack_set(stack: Any, i: Any, v: Any) -> Any:
-    """``stack`` with row ``i`` replaced by ``v``."""
-    return jax.tree.map(lambda s, x: s.at[i].set(x.astype(s.dtype)), stack, v)
 
 
 def stack_get(stack: Any, i: Any) -> Any:
